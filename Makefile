@@ -1,0 +1,36 @@
+# The two commands of the quick start: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+
+.PHONY: run test install check clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/activate pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## Start the line on http://127.0.0.1:$(PORT) with the shipped call_flows.yaml and SQLite.
+run: install
+	@echo "The line is starting on http://127.0.0.1:$(PORT)"
+	@echo "  Twilio voice webhook:  POST http://127.0.0.1:$(PORT)/voice"
+	@echo "  Browser phone:         http://127.0.0.1:$(PORT)/simulator"
+	@echo "  Health:                http://127.0.0.1:$(PORT)/healthz"
+	$(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$(PORT) "ivr:create_app()"
+
+## Run the whole test suite (CI runs this through .ci/run).
+test: install
+	HYPOTHESIS_STORAGE_DIRECTORY=$(CURDIR)/.hypothesis $(BIN)/python -m pytest
+
+## Check the call-flow file the way the server does.
+check: install
+	$(BIN)/ivr check
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -1,0 +1,52 @@
+"""Settings from the environment (see the README's settings table), with test overrides."""
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import datetime
+
+DEFAULTS = {
+    "IVR_CALL_FLOWS": "./call_flows.yaml",
+    "TWILIO_AUTH_TOKEN": None,
+    "IVR_PUBLIC_URL": None,
+    "IVR_ENV": "development",
+    "IVR_NOW": None,
+    "DATABASE_URL": "sqlite:///var/ivr.db",
+    "IVR_SECRET_KEY": None,
+    "IVR_STAFF_PASSWORD": None,
+}
+PRODUCTION_NEEDS = ("TWILIO_AUTH_TOKEN", "IVR_PUBLIC_URL", "IVR_SECRET_KEY")
+
+
+class SettingsError(Exception):
+    """Settings the line cannot run with; the message says what to set."""
+
+
+def load_settings(overrides: dict | None = None) -> dict:
+    """Read every setting from the environment, then apply overrides (for tests)."""
+    settings = {name: os.environ.get(name) or default for name, default in DEFAULTS.items()}
+    settings.update(overrides or {})
+    if settings["IVR_ENV"] not in ("development", "production"):
+        raise SettingsError(f"IVR_ENV is '{settings['IVR_ENV']}'; set it to development or production.")
+    if settings["IVR_ENV"] == "production":
+        missing = [name for name in PRODUCTION_NEEDS if not settings.get(name)]
+        if missing:
+            raise SettingsError(
+                "IVR_ENV=production needs " + ", ".join(missing) + " set; the line will not start "
+                "without them (see the README's settings table).")
+    if settings["IVR_NOW"]:
+        fixed_now(settings["IVR_NOW"])  # refuse a bad clock at start, not mid-call
+    if not settings["IVR_SECRET_KEY"]:
+        settings["IVR_SECRET_KEY"] = secrets.token_hex(32)  # development: random per process
+    return settings
+
+
+def fixed_now(text: str) -> datetime:
+    """Read IVR_NOW: an ISO 8601 time with its UTC offset."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise SettingsError(f"IVR_NOW is '{text}'; write it like 2026-12-25T03:00:00-05:00.") from None
+    if when.tzinfo is None:
+        raise SettingsError(f"IVR_NOW '{text}' has no UTC offset; add one, like -05:00.")
+    return when

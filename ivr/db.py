@@ -1,0 +1,271 @@
+"""The line's store: calls, call events, screened answers and callback requests.
+
+SQLAlchemy Core over one DATABASE_URL: SQLite by default, PostgreSQL for replicas. A store
+that is down never breaks a call: every write from a webhook is tried, and a failure is
+logged (without the caller's number) while the call goes on.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, String, Table, Text,
+                        create_engine, delete, insert, select, update)
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger("ivr.db")
+metadata = MetaData()
+
+calls = Table(
+    "calls", metadata,
+    Column("call_sid", String(64), primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("status", String(32)),
+    Column("duration", Integer),
+    Column("transferred", Boolean, default=False),
+    Column("caller_key", String(64)),  # keyed HMAC of the caller's number, never the number
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("call_sid", String(64), index=True),
+    Column("node", String(64)),
+    Column("input_kind", String(16)),
+    Column("lang", String(8)),
+    Column("after_hours", Boolean),
+    Column("outcome", String(64)),
+)
+
+screens = Table(
+    "screens", metadata,
+    Column("call_sid", String(64), primary_key=True),  # the caller's call (parent leg)
+    Column("accepted_at", DateTime(timezone=True), nullable=False),
+)
+
+callbacks = Table(
+    "callbacks", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("updated_at", DateTime(timezone=True)),
+    Column("call_sid", String(64), index=True),
+    Column("caller", String(32)),  # the number staff call back: health information
+    Column("lang", String(8)),
+    Column("path", Text),
+    Column("recording_url", Text),
+    Column("recording_seconds", Integer),
+    Column("status", String(16), nullable=False, default="new"),
+)
+
+CALLBACK_STATUSES = ("new", "called_back", "closed")
+
+
+def utcnow() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(timezone.utc)
+
+
+def connect(url: str) -> Engine:
+    """Create an engine for a DATABASE_URL and make sure the schema exists."""
+    options = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        options["connect_args"] = {"check_same_thread": False, "timeout": 15}
+    else:
+        options.update(pool_size=5, max_overflow=5, pool_timeout=2,
+                       connect_args={"connect_timeout": 2})
+    engine = create_engine(url, **options)
+    metadata.create_all(engine)
+    return engine
+
+
+class EventSink:
+    """Writes call events in batches from a background thread, off the webhook's path."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.queue: queue.Queue = queue.Queue(maxsize=10000)
+        self._thread = threading.Thread(target=self._run, name="ivr-events", daemon=True)
+        self._thread.start()
+        atexit.register(self.flush)
+
+    def add(self, **event) -> None:
+        """Queue one event; drop it (and log) rather than slow a call when the queue is full."""
+        event.setdefault("at", utcnow())
+        try:
+            self.queue.put_nowait(event)
+        except queue.Full:
+            log.warning("event queue full; an event was dropped")
+
+    def flush(self) -> None:
+        """Write every queued event now."""
+        batch = []
+        while True:
+            try:
+                batch.append(self.queue.get_nowait())
+            except queue.Empty:
+                break
+        if batch:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(events), batch)
+            except Exception:  # the store is down: the calls go on
+                log.exception("could not write %d call events", len(batch))
+
+    def _run(self) -> None:
+        """Wait for events and write them in batches."""
+        while True:
+            first = self.queue.get()
+            batch = [first]
+            try:
+                while len(batch) < 500:
+                    batch.append(self.queue.get(timeout=0.2))
+            except queue.Empty:
+                pass
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(events), batch)
+            except Exception:
+                log.exception("could not write %d call events", len(batch))
+
+
+def call_started(engine: Engine, call_sid: str, caller_key: str | None) -> None:
+    """Note a new call, once."""
+    with engine.begin() as conn:
+        if conn.execute(select(calls.c.call_sid).where(calls.c.call_sid == call_sid)).first():
+            return
+        conn.execute(insert(calls).values(call_sid=call_sid, started_at=utcnow(),
+                                          caller_key=caller_key, transferred=False))
+
+
+def call_ended(engine: Engine, call_sid: str, status: str, duration: int | None,
+               caller_key: str | None) -> None:
+    """Record how a call ended: its status, length, and whether it reached a counselor."""
+    with engine.begin() as conn:
+        transferred = conn.execute(select(events.c.id).where(
+            events.c.call_sid == call_sid, events.c.outcome.like("transfer:%"))).first() is not None
+        values = dict(ended_at=utcnow(), status=status, duration=duration, transferred=transferred)
+        done = conn.execute(update(calls).where(calls.c.call_sid == call_sid).values(**values))
+        if not done.rowcount:
+            conn.execute(insert(calls).values(call_sid=call_sid, started_at=utcnow(),
+                                              caller_key=caller_key, **values))
+
+
+def mark_accepted(engine: Engine, call_sid: str) -> None:
+    """Remember that a counselor pressed 1 to take this call."""
+    with engine.begin() as conn:
+        if not conn.execute(select(screens).where(screens.c.call_sid == call_sid)).first():
+            conn.execute(insert(screens).values(call_sid=call_sid, accepted_at=utcnow()))
+
+
+def was_accepted(engine: Engine, call_sid: str) -> bool:
+    """Whether a counselor pressed 1 to take this call."""
+    with engine.connect() as conn:
+        return conn.execute(select(screens.c.call_sid).where(
+            screens.c.call_sid == call_sid)).first() is not None
+
+
+def save_callback(engine: Engine, call_sid: str, caller: str, lang: str, path: str,
+                  recording_url: str | None, seconds: int | None) -> None:
+    """Store a voicemail as a callback request (or complete the one its callback made)."""
+    with engine.begin() as conn:
+        row = conn.execute(select(callbacks.c.id).where(callbacks.c.call_sid == call_sid,
+                                                        callbacks.c.recording_url == recording_url)).first()
+        if row:
+            return
+        conn.execute(insert(callbacks).values(
+            created_at=utcnow(), call_sid=call_sid, caller=caller, lang=lang, path=path,
+            recording_url=recording_url, recording_seconds=seconds, status="new"))
+
+
+def recording_done(engine: Engine, call_sid: str, recording_url: str, seconds: int | None) -> None:
+    """Fill in a finished recording's length (the recording status callback)."""
+    with engine.begin() as conn:
+        conn.execute(update(callbacks).where(callbacks.c.call_sid == call_sid,
+                                             callbacks.c.recording_url == recording_url)
+                     .values(recording_seconds=seconds, updated_at=utcnow()))
+
+
+def list_callbacks(engine: Engine, status: str | None = None) -> list[dict]:
+    """Callback requests, newest first, optionally only those with one status."""
+    query = select(callbacks).order_by(callbacks.c.created_at.desc(), callbacks.c.id.desc())
+    if status:
+        query = query.where(callbacks.c.status == status)
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def set_callback_status(engine: Engine, callback_id: int, status: str) -> bool:
+    """Change a callback request's status; return whether it existed."""
+    if status not in CALLBACK_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(CALLBACK_STATUSES)}")
+    with engine.begin() as conn:
+        done = conn.execute(update(callbacks).where(callbacks.c.id == callback_id)
+                            .values(status=status, updated_at=utcnow()))
+        return bool(done.rowcount)
+
+
+def purge(engine: Engine, days: int) -> dict:
+    """Delete callbacks, calls, events and screens older than a number of days."""
+    cutoff = utcnow() - timedelta(days=days)
+    with engine.begin() as conn:
+        return {
+            "callbacks": conn.execute(delete(callbacks).where(callbacks.c.created_at < cutoff)).rowcount,
+            "events": conn.execute(delete(events).where(events.c.at < cutoff)).rowcount,
+            "calls": conn.execute(delete(calls).where(calls.c.started_at < cutoff)).rowcount,
+            "screens": conn.execute(delete(screens).where(screens.c.accepted_at < cutoff)).rowcount,
+        }
+
+
+class Storage:
+    """One process's lazy connection to the store, that backs off while the store is down."""
+
+    RETRY_AFTER = 5.0
+
+    def __init__(self, url: str):
+        self.url = url
+        self._engine: Engine | None = None
+        self._sink: EventSink | None = None
+        self._failed_at = 0.0
+        self._lock = threading.RLock()  # sink creation connects the engine under the same lock
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, connecting (and creating the schema) on first use."""
+        if self._engine is None:
+            import time
+            if time.monotonic() - self._failed_at < self.RETRY_AFTER:
+                raise ConnectionError("the store was unreachable moments ago")
+            with self._lock:
+                if self._engine is None:
+                    try:
+                        self._engine = connect(self.url)
+                    except Exception:
+                        self._failed_at = time.monotonic()
+                        raise
+        return self._engine
+
+    @property
+    def sink(self) -> EventSink:
+        """The background event writer for this process."""
+        if self._sink is None:
+            with self._lock:
+                if self._sink is None:
+                    self._sink = EventSink(self.engine)
+        return self._sink
+
+    def attempt(self, what: str, func, *args, default=None):
+        """Run a store function; on failure log it (no caller data) and return default."""
+        try:
+            return func(self.engine, *args)
+        except Exception:
+            log.exception("store unavailable: could not %s", what)
+            return default

@@ -1,0 +1,274 @@
+"""A phone that plays a call the way Twilio does, through the line's real routes.
+
+It posts Twilio's parameters (signed when it knows the auth token), follows Gather,
+Redirect, Dial and Record actions, and lets silence fall through to the next verb. The
+tests, `ivr call` and the browser phone all use it, so none of them can differ from what
+a caller hears.
+"""
+from __future__ import annotations
+
+import secrets
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Callable
+from urllib.parse import urljoin, urlsplit
+
+from twilio.request_validator import RequestValidator
+
+# post(url, form, headers) -> (status code, body text)
+Post = Callable[[str, dict, dict], tuple]
+
+
+class CallDropped(AssertionError):
+    """The line answered with something Twilio could not follow, or ended the call itself."""
+
+
+@dataclass
+class Heard:
+    """One thing that happened on the call, as the caller (or staff watching) would note it."""
+
+    kind: str  # say, play, pause, wait, dial, record, hangup, end
+    text: str = ""
+    lang: str = ""
+    url: str = ""
+    numbers: tuple = ()
+    screened: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def sid(prefix: str) -> str:
+    """A Twilio-shaped id: two letters and 32 hex digits."""
+    return prefix + secrets.token_hex(16)
+
+
+class Phone:
+    """One call into the line, driven step by step."""
+
+    def __init__(self, post: Post, base: str = "http://127.0.0.1", caller: str = "+15551230000",
+                 called: str = "+15555550199", auth_token: str | None = None, voice_path: str = "/voice"):
+        self.post, self.base, self.auth_token = post, base.rstrip("/"), auth_token
+        self.call_sid, self.account = sid("CA"), sid("AC")
+        self.caller, self.called = caller, called
+        self.voice_path = voice_path
+        self.heard: list[Heard] = []
+        self.waiting: str | None = None  # "gather", "dial", "record" or None when ended
+        self.requests: list[tuple] = []
+        self._verbs: list = []
+        self._url = self.base + voice_path
+        self._pending = None
+
+    # -- what a person does -------------------------------------------------------------------
+    def dial_in(self) -> list[Heard]:
+        """Place the call: fetch the greeting and play until the line waits for the caller."""
+        return self._fetch(self.base + self.voice_path, {"CallStatus": "ringing"})
+
+    def press(self, keys: str) -> list[Heard]:
+        """Press keys while the line waits in a Gather."""
+        return self._gathered({"Digits": keys})
+
+    def say(self, words: str, confidence: str = "0.9") -> list[Heard]:
+        """Say words while the line waits in a Gather."""
+        return self._gathered({"SpeechResult": words, "Confidence": confidence})
+
+    def stay_silent(self) -> list[Heard]:
+        """Give nothing: Gather times out and Twilio goes on to the next verb."""
+        self._need("gather")
+        self.heard.append(Heard("wait", "silence"))
+        return self._run()
+
+    def ring_ends(self, status: str = "no-answer", counselor_keys: str | None = None) -> list[Heard]:
+        """Finish the current Dial: nobody answers, busy, or a counselor answers the whisper."""
+        self._need("dial")
+        dial = self._pending
+        if status == "completed" and counselor_keys is not None:
+            self.counselor_answers(counselor_keys)
+            status = "completed" if self._counselor_took else "no-answer"
+        form = {"DialCallStatus": status, "DialCallSid": sid("CA")}
+        if status == "completed":
+            form["DialCallDuration"] = "120"
+        action = dial.get("action")
+        if not action:
+            return self._run()
+        return self._fetch(urljoin(self._url, action), form, method=dial.get("method", "POST"))
+
+    def counselor_answers(self, keys: str = "1") -> list[Heard]:
+        """A counselor picks up one screened number: hear the whisper, press keys (or nothing)."""
+        self._need("dial")
+        self._counselor_took = False
+        number = next(iter(self._pending.findall("Number")), None)
+        if number is None or not number.get("url"):
+            self._counselor_took = keys is not None
+            return []
+        child = {"CallSid": sid("CA"), "ParentCallSid": self.call_sid, "Direction": "outbound-dial",
+                 "From": self.called, "To": (number.text or "").strip(), "CallStatus": "in-progress"}
+        url = urljoin(self._url, number.get("url"))
+        root = self._request(url, child, number.get("method", "POST"))
+        heard = []
+        for verb in root:
+            if verb.tag == "Gather":
+                heard += [Heard("whisper", (s.text or "").strip()) for s in verb if s.tag == "Say"]
+                if keys:
+                    action = urljoin(url, verb.get("action") or url)
+                    answer = self._request(action, {**child, "Digits": keys}, verb.get("method", "POST"))
+                    self._counselor_took = len(answer) == 0  # an empty Response bridges the call
+                    return heard
+            elif verb.tag == "Hangup":
+                return heard
+        self._counselor_took = False
+        return heard
+
+    def leave_message(self, seconds: int = 12) -> list[Heard]:
+        """Speak a message into Record; Twilio posts the action and the status callback."""
+        self._need("record")
+        record = self._pending
+        rec_sid = sid("RE")
+        form = {"RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{self.account}/Recordings/{rec_sid}",
+                "RecordingSid": rec_sid, "RecordingDuration": str(seconds), "Digits": "#"}
+        callback = record.get("recordingStatusCallback")
+        heard = self._fetch(urljoin(self._url, record.get("action") or self._url), form,
+                            method=record.get("method", "POST"))
+        if callback:
+            self._request(urljoin(self.base + "/", callback),
+                          {**self._params(), "RecordingStatus": "completed", **form}, "POST")
+        return heard
+
+    def record_nothing(self) -> list[Heard]:
+        """Say nothing into Record: no action request, Twilio goes on to the next verb."""
+        self._need("record")
+        return self._run()
+
+    def hang_up(self, duration: int = 60) -> None:
+        """The caller hangs up; Twilio posts the status callback."""
+        self.waiting = None
+        self._request(self.base + "/status", {"CallStatus": "completed", "CallDuration": str(duration)},
+                      "POST")
+
+    # -- reading what happened ----------------------------------------------------------------
+    def said(self, since: int = 0) -> str:
+        """Everything spoken to the caller from a point on, as one text."""
+        return " ".join(h.text for h in self.heard[since:] if h.kind == "say")
+
+    @property
+    def last_dial(self) -> Heard | None:
+        """The most recent ring."""
+        return next((h for h in reversed(self.heard) if h.kind == "dial"), None)
+
+    # -- Twilio's side -------------------------------------------------------------------------
+    def _params(self) -> dict:
+        """The parameters Twilio sends with every request of this call."""
+        return {"CallSid": self.call_sid, "AccountSid": self.account, "From": self.caller,
+                "To": self.called, "Caller": self.caller, "Called": self.called,
+                "CallStatus": "in-progress", "Direction": "inbound", "ApiVersion": "2010-04-01",
+                "FromCountry": "US", "ToCountry": "US"}
+
+    def _request(self, url: str, extra: dict, method: str = "POST"):
+        """Make one signed request and parse the TwiML that comes back."""
+        form = {**self._params(), **extra}
+        headers = {}
+        if self.auth_token:
+            headers["X-Twilio-Signature"] = RequestValidator(self.auth_token).compute_signature(url, form)
+        self.requests.append((url, form))
+        status, body = self.post(url, form, headers)
+        if status != 200:
+            raise CallDropped(f"{url} answered {status}: Twilio would play an application error")
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError as exc:
+            raise CallDropped(f"{url} answered with TwiML that is not XML: {exc}") from None
+        if root.tag != "Response":
+            raise CallDropped(f"{url} answered <{root.tag}>, not <Response>")
+        return root
+
+    def _fetch(self, url: str, extra: dict, method: str = "POST") -> list[Heard]:
+        """Fetch a TwiML document and play it."""
+        self._url = url
+        self._verbs = list(self._request(url, extra, method))
+        return self._run()
+
+    def _gathered(self, given: dict) -> list[Heard]:
+        """Post what the caller gave to the waiting Gather's action."""
+        self._need("gather")
+        gather = self._pending
+        action = urljoin(self._url, gather.get("action") or self._url)
+        return self._fetch(action, given, method=gather.get("method", "POST"))
+
+    def _need(self, what: str) -> None:
+        """Fail clearly when the test asks for something the call is not waiting for."""
+        if self.waiting != what:
+            raise AssertionError(f"the call is waiting for {self.waiting or 'nothing (it ended)'}, not {what}")
+
+    def _run(self) -> list[Heard]:
+        """Play verbs until one waits for the caller or the document ends."""
+        start = len(self.heard)
+        while self._verbs:
+            verb = self._verbs.pop(0)
+            if verb.tag in ("Say", "Play", "Pause"):
+                self._speak(verb)
+            elif verb.tag == "Gather":
+                for child in verb:
+                    self._speak(child)
+                self._pending, self.waiting = verb, "gather"
+                return self.heard[start:]
+            elif verb.tag == "Redirect":
+                return self.heard[start:] + self._fetch(urljoin(self._url, (verb.text or "").strip()), {},
+                                                        verb.get("method", "POST"))
+            elif verb.tag == "Dial":
+                numbers = tuple((n.text or "").strip() for n in verb.findall("Number"))
+                screened = any(n.get("url") for n in verb.findall("Number"))
+                self.heard.append(Heard("dial", numbers=numbers, screened=screened,
+                                        extra={"timeout": verb.get("timeout"), "action": verb.get("action")}))
+                self._pending, self.waiting = verb, "dial"
+                return self.heard[start:]
+            elif verb.tag == "Record":
+                self.heard.append(Heard("record", extra=dict(verb.attrib)))
+                self._pending, self.waiting = verb, "record"
+                return self.heard[start:]
+            elif verb.tag == "Hangup":
+                self.heard.append(Heard("hangup"))
+                self.waiting = None
+                return self.heard[start:]
+            else:
+                raise CallDropped(f"Twilio does not know the verb <{verb.tag}>")
+        # The document ran out: Twilio hangs up on the caller.
+        self.heard.append(Heard("end", "the line ran out of instructions and hung up"))
+        self.waiting = None
+        return self.heard[start:]
+
+    def _speak(self, verb) -> None:
+        """Note a Say, Play or Pause."""
+        if verb.tag == "Say":
+            self.heard.append(Heard("say", (verb.text or "").strip(), verb.get("language", "")))
+        elif verb.tag == "Play":
+            self.heard.append(Heard("play", url=(verb.text or "").strip()))
+        elif verb.tag == "Pause":
+            self.heard.append(Heard("pause"))
+
+
+def client_post(client) -> Post:
+    """A Post that goes through a Flask test client (in process, the real routes)."""
+    def post(url: str, form: dict, headers: dict, environ: dict | None = None):
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        response = client.post(path, data=form, headers=headers, base_url=f"{parts.scheme}://{parts.netloc}",
+                               environ_overrides=environ or {})
+        return response.status_code, response.get_data(as_text=True)
+    return post
+
+
+def http_post(timeout: float = 15.0) -> Post:
+    """A Post over real HTTP, as Twilio makes it (for gunicorn on loopback)."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    def post(url: str, form: dict, headers: dict):
+        data = urllib.parse.urlencode(form).encode()
+        request = urllib.request.Request(url, data=data, headers={
+            **headers, "Content-Type": "application/x-www-form-urlencoded",
+            "User-Agent": "TwilioProxy/1.1"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+    return post

@@ -1,0 +1,58 @@
+"""Only Twilio gets in: X-Twilio-Signature checked with the twilio library's RequestValidator."""
+from __future__ import annotations
+
+import hmac
+import logging
+from functools import wraps
+
+from flask import Response, current_app, request
+from twilio.request_validator import RequestValidator
+
+log = logging.getLogger("ivr.security")
+
+
+def requested_url() -> str:
+    """The URL Twilio requested: IVR_PUBLIC_URL joined with the path and query as received."""
+    base = current_app.config["IVR_PUBLIC_URL"]
+    if not base:
+        return request.url
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not raw:
+        query = request.query_string.decode("latin-1")
+        raw = request.path + (f"?{query}" if query else "")
+    return base.rstrip("/") + raw
+
+
+def twilio_only(view):
+    """Refuse (403) a webhook request that Twilio did not sign, when a token is set."""
+    @wraps(view)
+    def checked(*args, **kwargs):
+        token = current_app.config["TWILIO_AUTH_TOKEN"]
+        if token:
+            signature = request.headers.get("X-Twilio-Signature", "")
+            params = request.form.to_dict(flat=False) if request.method == "POST" else {}
+            params = {k: v if len(v) > 1 else v[0] for k, v in params.items()}
+            if not signature or not RequestValidator(token).validate(requested_url(), params, signature):
+                log.warning("refused an unsigned or wrongly signed request to %s (CallSid %s)",
+                            request.path, request.form.get("CallSid", "-")[:64])
+                return Response("Forbidden: this webhook only answers Twilio.\n", 403,
+                                mimetype="text/plain")
+        return view(*args, **kwargs)
+    return checked
+
+
+def staff_only(view):
+    """In production, staff pages need IVR_STAFF_PASSWORD by HTTP Basic."""
+    @wraps(view)
+    def checked(*args, **kwargs):
+        config = current_app.config
+        if config["IVR_ENV"] == "production":
+            password = config["IVR_STAFF_PASSWORD"]
+            auth = request.authorization
+            given = (auth.password or "") if auth else ""
+            if not password or not hmac.compare_digest(given.encode(), password.encode()):
+                return Response("Staff only: sign in with the staff password.\n", 401,
+                                {"WWW-Authenticate": 'Basic realm="Recovery Helpline staff"'},
+                                mimetype="text/plain")
+        return view(*args, **kwargs)
+    return checked

@@ -1,0 +1,113 @@
+"""Read a YAML file into plain data that remembers each value's line and raw text.
+
+PyYAML reads YAML 1.1: `17:30` becomes 1050, `no` becomes False, `1:` an integer key,
+and a repeated key silently replaces the first. Staff write all of these, so we never
+let PyYAML decide types: every scalar stays the text the person typed, and the schema
+(ivr.flow) decides what it means. What YAML 1.1 would have made of it is kept so the
+checker can warn.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import yaml
+
+from ivr.problem import Problem
+
+# What a YAML 1.1 parser would turn an unquoted scalar into, by resolver tag.
+_IMPLICIT = {
+    "tag:yaml.org,2002:int": "int",
+    "tag:yaml.org,2002:float": "float",
+    "tag:yaml.org,2002:bool": "bool",
+    "tag:yaml.org,2002:null": "null",
+    "tag:yaml.org,2002:timestamp": "date",
+}
+
+
+@dataclass
+class Source:
+    """Plain data from one YAML file, with the line and YAML 1.1 reading of each path."""
+
+    data: object = None
+    lines: dict = field(default_factory=dict)
+    implicit: dict = field(default_factory=dict)
+    implicit_keys: dict = field(default_factory=dict)
+    problems: list = field(default_factory=list)
+
+    def line(self, path: tuple) -> int | None:
+        """Return the line of a path, or of its nearest ancestor that has one."""
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get((), None)
+
+
+def read_source(text: str) -> Source:
+    """Turn YAML text into a Source, collecting syntax problems instead of raising."""
+    src = Source()
+    for number, raw in enumerate(text.splitlines(), start=1):
+        stripped = raw.lstrip(" ")
+        if stripped.startswith("\t"):
+            src.problems.append(Problem(
+                "a tab is used for indentation; YAML needs spaces. Replace the tab with spaces.",
+                number))
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        what = getattr(exc, "problem", None) or str(exc)
+        line = mark.line + 1 if mark else None
+        src.problems.append(Problem(
+            f"the file is not valid YAML ({what}). Check indentation and quotes on this line "
+            "and the one above.", line))
+        return src
+    if node is None:
+        src.problems.append(Problem("the file is empty.", 1))
+        return src
+    src.data = _convert(node, (), src)
+    return src
+
+
+def _convert(node, path: tuple, src: Source):
+    """Turn one composed node into str, list or dict, recording lines as it goes."""
+    src.lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.ScalarNode):
+        if node.style is None:  # plain, unquoted: YAML 1.1 may give it another type
+            tag = yaml.SafeLoader.resolve(yaml.SafeLoader, yaml.ScalarNode, node.value, (True, False))
+            kind = _IMPLICIT.get(tag)
+            if kind == "int" and ":" in node.value:
+                kind = "sexagesimal"
+            if kind:
+                src.implicit[path] = kind
+        return node.value
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(child, path + (i,), src) for i, child in enumerate(node.value)]
+    if isinstance(node, yaml.MappingNode):
+        out: dict = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                src.problems.append(Problem("a key must be a plain word or quoted text.",
+                                            key_node.start_mark.line + 1))
+                continue
+            key = key_node.value
+            if key == "<<":
+                src.problems.append(Problem("YAML merge keys (<<) are not supported; write the "
+                                            "fields out.", key_node.start_mark.line + 1))
+                continue
+            if key in out:
+                src.problems.append(Problem(
+                    f"'{key}' is given twice here (first on line {src.lines[path + (key,)]}); "
+                    "YAML would silently keep only the last one. Remove or rename one of them.",
+                    key_node.start_mark.line + 1))
+                continue
+            src.lines[path + (key,)] = key_node.start_mark.line + 1
+            if key_node.style is None:
+                kind = _IMPLICIT.get(yaml.SafeLoader.resolve(
+                    yaml.SafeLoader, yaml.ScalarNode, key, (True, False)))
+                if kind:
+                    src.implicit_keys[path + (key,)] = kind
+            out[key] = _convert(value_node, path + (key,), src)
+            src.lines[path + (key,)] = key_node.start_mark.line + 1
+        return out
+    return None

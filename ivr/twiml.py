@@ -1,0 +1,98 @@
+"""Turn the engine's replies into TwiML, only through the twilio library's VoiceResponse."""
+from __future__ import annotations
+
+from typing import Callable
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from ivr.call import Ask, Hangup, Record, Reply, Ring, Speech
+from ivr.flow import Flow
+
+# url(route, params) -> the absolute or root-relative URL Twilio should request next.
+UrlFor = Callable[[str, dict], str]
+
+
+def render(reply: Reply, flow: Flow, url: UrlFor) -> str:
+    """Render a Reply as a TwiML document."""
+    response = VoiceResponse()
+    for speech in reply.speech:
+        _speak(response, speech, flow, url)
+    _then(response, reply.then, flow, url)
+    return str(response)
+
+
+def _then(response: VoiceResponse, step, flow: Flow, url: UrlFor) -> None:
+    """Append the verb that follows the speech: a Gather, Dial, Record or Hangup."""
+    if isinstance(step, Ask):
+        _ask(response, step, flow, url)
+    elif isinstance(step, Ring):
+        _ring(response, step, url)
+    elif isinstance(step, Record):
+        _record(response, step, url)
+    elif isinstance(step, Hangup):
+        response.hangup()
+    # None: an empty response, which is how a screened counselor's leg is connected.
+
+
+def _ask(response: VoiceResponse, ask: Ask, flow: Flow, url: UrlFor) -> None:
+    """A Gather that speaks inside itself, so any key or word interrupts it."""
+    lang = flow.languages[ask.lang]
+    options = dict(num_digits=1, timeout=ask.timeout, action=url(ask.route, ask.params),
+                   method="POST", finish_on_key="", action_on_empty_result=False)
+    if ask.speech_input:
+        options.update(input="dtmf speech", language=lang.speech, speech_timeout="auto")
+        if ask.hints:
+            options["hints"] = ", ".join(ask.hints)
+    else:
+        options["input"] = "dtmf"
+    gather = response.gather(**options)
+    for speech in ask.speech:
+        _speak(gather, speech, flow, url)
+    if ask.then is None:
+        # Gather with no input falls through: send the caller to the silence handler.
+        response.redirect(url("silence", ask.params), method="POST")
+    else:
+        _then(response, ask.then, flow, url)
+
+
+def _speak(parent, speech: Speech, flow: Flow, url: UrlFor) -> None:
+    """Say a prompt in its language's voice, or play its recording."""
+    if speech.audio:
+        parent.play(url("audio", {"lang": speech.lang, "file": speech.audio}))
+        return
+    lang = flow.languages.get(speech.lang) or flow.languages[flow.default_language]
+    parent.say(speech.text, voice=lang.voice, language=lang.speech)
+
+
+def _ring(response: VoiceResponse, ring: Ring, url: UrlFor) -> None:
+    """Dial a ring group; the caller hears ringing until a counselor takes the call."""
+    dial = response.dial(action=url("dialed", ring.params), method="POST", timeout=ring.seconds,
+                         answer_on_bridge=True)
+    for number in ring.numbers:
+        if ring.screen:
+            dial.number(number, url=url("whisper", ring.whisper_params), method="POST")
+        else:
+            dial.number(number)
+
+
+def _record(response: VoiceResponse, record: Record, url: UrlFor) -> None:
+    """Record a message; an empty recording falls through to the same handler."""
+    response.record(action=url("recorded", record.params), method="POST",
+                    max_length=record.seconds, finish_on_key="#", play_beep=True, timeout=5,
+                    recording_status_callback=url("recording", record.params),
+                    recording_status_callback_method="POST",
+                    recording_status_callback_event="completed")
+    response.redirect(url("recorded", {**record.params, "empty": "1"}), method="POST")
+
+
+def fallback(text: str, voice: str, language: str, numbers, action: str) -> str:
+    """Fixed TwiML for when anything fails: a short apology, then the counselor line."""
+    response = VoiceResponse()
+    response.say(text, voice=voice, language=language)
+    if numbers:
+        dial = response.dial(action=action, method="POST", timeout=25, answer_on_bridge=True)
+        for number in list(numbers)[:10]:
+            dial.number(number)
+    else:
+        response.redirect(action, method="POST")
+    return str(response)

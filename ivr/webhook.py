@@ -1,0 +1,310 @@
+"""The Twilio webhooks: parse the request, ask the engine, answer with TwiML.
+
+Nothing here decides what a caller hears; ivr.call does. Every answer is TwiML, even when
+something inside fails: Twilio never sees a 500 from us.
+"""
+from __future__ import annotations
+
+import json
+import re
+import logging
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from flask import (Blueprint, Response, abort, current_app, g, jsonify, request,
+                   send_from_directory, url_for)
+
+from ivr import call, db
+from ivr.config import fixed_now
+from ivr.flow import Flow
+from ivr.privacy import caller_key
+from ivr.security import twilio_only
+from ivr.twiml import fallback as fallback_twiml
+from ivr.twiml import render
+
+bp = Blueprint("voice", __name__)
+log = logging.getLogger("ivr.calls")
+
+ROUTES = {"answer": "voice.answer", "silence": "voice.silence", "dialed": "voice.dialed",
+          "whisper": "voice.whisper", "screened": "voice.screened", "recorded": "voice.recorded",
+          "recording": "voice.recording", "audio": "voice.audio"}
+SID = re.compile(r"[A-Za-z0-9]{1,64}")
+FALLBACK_TEXT = "We're sorry, something went wrong on our end. Connecting you to a counselor."
+
+
+# -- helpers the views share ----------------------------------------------------------------
+
+def current_flow() -> Flow:
+    """The flow this request is served with, read once so the whole request is consistent."""
+    if "flow" not in g:
+        g.flow = current_app.extensions["ivr.store"].current()
+    return g.flow
+
+
+def storage() -> db.Storage:
+    """This process's store."""
+    return current_app.extensions["ivr.db"]
+
+
+def now() -> datetime:
+    """The time the line decides hours by: IVR_NOW, a simulator's choice, or the clock."""
+    fixed = request.environ.get("ivr.now") or current_app.config["IVR_NOW"]
+    return fixed_now(fixed) if fixed else datetime.now(timezone.utc)
+
+
+def _url(route: str, params: dict) -> str:
+    """A root-relative URL for an engine route, carrying the call's state."""
+    if route in ("whisper", "screened"):
+        parent = request.form.get("ParentCallSid") or request.args.get("c") or request.form.get("CallSid")
+        if parent and SID.fullmatch(parent):
+            params = {**params, "c": parent}
+    return url_for(ROUTES[route], **params)
+
+
+def _answer(reply: call.Reply, kind: str) -> Response:
+    """Render a reply as TwiML and note the step for the log and the statistics."""
+    flow = current_flow()
+    g.step = {"node": reply.node, "input": kind, "outcome": reply.outcome}
+    form = request.form
+    if form.get("CallSid") and request.endpoint not in ("voice.whisper", "voice.screened"):
+        state = call.read_state(flow, request.args)
+        try:
+            storage().sink.add(call_sid=form["CallSid"][:64], node=reply.node or state.node,
+                               input_kind=kind, lang=state.lang, outcome=reply.outcome[:64],
+                               after_hours=call.is_after_hours(flow, now()))
+        except Exception:
+            log.exception("could not queue a call event")
+    return Response(render(reply, flow, _url), mimetype="text/xml")
+
+
+def _input_kind() -> str:
+    """Name what the caller gave: keys, words or nothing."""
+    if request.form.get("Digits"):
+        return "dtmf"
+    if request.form.get("SpeechResult"):
+        return "speech"
+    return "none"
+
+
+def safe_twiml() -> str:
+    """The apology and counselor line, built without the database or a readable flow file."""
+    store = current_app.extensions.get("ivr.store")
+    flow = getattr(store, "flow", None)
+    if flow is None:
+        numbers = [n for n in (current_app.config.get("IVR_FALLBACK_NUMBER") or "").split(",") if n]
+        return fallback_twiml(FALLBACK_TEXT, "Polly.Joanna-Neural", "en-US", numbers,
+                              url_for("voice.fallback", step="after"))
+    lang = flow.languages[flow.default_language]
+    try:
+        group = flow.groups[flow.group_for(call.is_after_hours(flow, now()), lang.code)]
+    except Exception:
+        group = next(iter(flow.groups.values()))
+    numbers, seen = [], group
+    while seen is not None and len(numbers) < 10:  # ring the whole chain at once
+        numbers += [n for n in seen.numbers if n not in numbers]
+        seen = flow.groups.get(seen.then)
+    text = flow.text(lang.code, flow.messages["fallback_sorry"]) or FALLBACK_TEXT
+    return fallback_twiml(text, lang.voice, lang.speech, numbers[:10],
+                          url_for("voice.fallback", step="after"))
+
+
+@bp.errorhandler(Exception)
+def failed(exc):
+    """Any failure inside a webhook: log it with the CallSid, answer with safe TwiML."""
+    if getattr(exc, "code", None) and 400 <= exc.code < 500:
+        return exc
+    log.exception("webhook failed on %s (CallSid %s)", request.path,
+                  request.form.get("CallSid", "-")[:64])
+    g.step = {"node": "", "input": "", "outcome": "error"}
+    return Response(safe_twiml(), mimetype="text/xml")
+
+
+@bp.after_request
+def log_step(response: Response) -> Response:
+    """One JSON line per webhook: CallSid, node, input kind, outcome and latency."""
+    step = g.get("step")
+    if step is not None:
+        started = g.get("started", time.perf_counter())
+        log.info(json.dumps({
+            "route": request.path, "call": request.form.get("CallSid", "")[:64],
+            "node": step["node"], "input": step["input"], "outcome": step["outcome"],
+            "status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 1),
+        }))
+    return response
+
+
+@bp.before_request
+def start_clock() -> None:
+    """Note when the request began, for the latency in the log line."""
+    g.started = time.perf_counter()
+
+
+# -- the webhooks ----------------------------------------------------------------------------
+
+@bp.post("/voice")
+@twilio_only
+def voice():
+    """A call comes in: the greeting and the main menu."""
+    sid = request.form.get("CallSid", "")[:64]
+    if sid:
+        key = caller_key(current_app.config["IVR_SECRET_KEY"], request.form.get("From"))
+        storage().attempt("note a new call", db.call_started, sid, key)
+    return _answer(call.greet(current_flow(), now()), "call")
+
+
+@bp.post("/voice/answer")
+@twilio_only
+def answer():
+    """A key or words at a menu (the Gather action)."""
+    flow = current_flow()
+    state = call.read_state(flow, request.args)
+    reply = call.answer(flow, state, request.form.get("Digits"), request.form.get("SpeechResult"), now())
+    return _answer(reply, _input_kind())
+
+
+@bp.post("/voice/silence")
+@twilio_only
+def silence():
+    """The caller gave nothing before the Gather timed out (the fall-through Redirect)."""
+    flow = current_flow()
+    return _answer(call.silence(flow, call.read_state(flow, request.args), now()), "silence")
+
+
+@bp.post("/voice/dialed")
+@twilio_only
+def dialed():
+    """A ring ended (the Dial action): a counselor took it, or we lead on."""
+    flow = current_flow()
+    state = call.read_state(flow, request.args)
+    status = request.form.get("DialCallStatus", "failed")
+    status = status if status in call.DIAL_STATUSES else "failed"
+    index = request.args.get("i", "0")
+    index = int(index) if index.isdigit() and len(index) < 3 else 0
+    accepted = False
+    if status in ("completed", "answered"):
+        accepted = storage().attempt("read a screened answer", db.was_accepted,
+                                     request.form.get("CallSid", "")[:64], default=False)
+    reply = call.dialed(flow, state, request.args.get("g", ""), index, status, accepted, now())
+    return _answer(reply, "dial")
+
+
+@bp.post("/voice/whisper")
+@twilio_only
+def whisper():
+    """What a counselor hears on answering: press 1 to take the call."""
+    return _answer(call.whisper(current_flow(), request.args), "whisper")
+
+
+@bp.post("/voice/screened")
+@twilio_only
+def screened():
+    """The counselor's key after the whisper: 1 takes the call, anything else declines."""
+    reply = call.screened(request.form.get("Digits"))
+    parent = request.form.get("ParentCallSid") or request.args.get("c", "")
+    if reply.outcome == "accepted" and parent:
+        storage().attempt("note a screened answer", db.mark_accepted, parent[:64])
+    return _answer(reply, "dtmf")
+
+
+@bp.post("/voice/recorded")
+@twilio_only
+def recorded():
+    """A message was recorded (the Record action): store the callback request."""
+    flow = current_flow()
+    state = call.read_state(flow, request.args)
+    form = request.form
+    has_message = bool(form.get("RecordingUrl")) and not request.args.get("empty")
+    if has_message:
+        seconds = form.get("RecordingDuration", "")
+        storage().attempt(
+            "store a callback request", db.save_callback, form.get("CallSid", "")[:64],
+            form.get("From", "")[:32], state.lang, ".".join(state.path), form["RecordingUrl"][:500],
+            int(seconds) if seconds.isdigit() else None)
+    return _answer(call.recorded(flow, state, has_message, now()), "record")
+
+
+@bp.post("/voice/recording")
+@twilio_only
+def recording():
+    """Twilio's recording status callback: the finished recording's length."""
+    form = request.form
+    if form.get("RecordingUrl") and form.get("CallSid"):
+        seconds = form.get("RecordingDuration", "")
+        storage().attempt("update a recording", db.recording_done, form["CallSid"][:64],
+                          form["RecordingUrl"][:500], int(seconds) if seconds.isdigit() else None)
+    return Response("<Response/>", mimetype="text/xml")
+
+
+@bp.post("/status")
+@twilio_only
+def status():
+    """Twilio's call status callback: how the call ended."""
+    form = request.form
+    sid = form.get("CallSid", "")[:64]
+    if sid:
+        seconds = form.get("CallDuration", "")
+        key = caller_key(current_app.config["IVR_SECRET_KEY"], form.get("From"))
+        storage().attempt("record how a call ended", db.call_ended, sid,
+                          form.get("CallStatus", "")[:32], int(seconds) if seconds.isdigit() else None, key)
+    return Response("<Response/>", mimetype="text/xml")
+
+
+@bp.route("/fallback", methods=["GET", "POST"])
+@twilio_only
+def fallback():
+    """Twilio's fallback: a short apology, then the counselor line; no flow file or store needed."""
+    if request.args.get("step") == "after":
+        if request.form.get("DialCallStatus") == "completed":
+            from twilio.twiml.voice_response import VoiceResponse
+            response = VoiceResponse()
+            response.hangup()
+            return Response(str(response), mimetype="text/xml")
+        return Response(_fallback_message(), mimetype="text/xml")
+    return Response(safe_twiml(), mimetype="text/xml")
+
+
+def _fallback_message() -> str:
+    """When the fallback's ring finds nobody: record a message for a callback."""
+    from twilio.twiml.voice_response import VoiceResponse
+    store = current_app.extensions.get("ivr.store")
+    flow = getattr(store, "flow", None)
+    response = VoiceResponse()
+    if flow is not None:
+        lang = flow.languages[flow.default_language]
+        response.say(flow.text(lang.code, flow.messages["voicemail_intro"]), voice=lang.voice,
+                     language=lang.speech)
+    else:
+        response.say("Please leave a message after the tone, and we will call you back.")
+    response.record(action=url_for("voice.recorded"), method="POST", max_length=120,
+                    finish_on_key="#", play_beep=True)
+    response.redirect(url_for("voice.recorded", empty="1"), method="POST")
+    return str(response)
+
+
+@bp.get("/audio/<lang>/<file>")
+def audio(lang: str, file: str):
+    """A recorded prompt, with caching headers; only files the flow names."""
+    flow = current_flow()
+    if (lang, Path(file).stem) not in flow.audio or flow.audio[(lang, Path(file).stem)] != file:
+        abort(404)
+    folder = Path(flow.path).parent / "prompts" / lang
+    response = send_from_directory(folder, file, max_age=3600)
+    return response
+
+
+@bp.get("/healthz")
+def healthz():
+    """Which flow is loaded, when, and the last reload error; 503 without a valid flow."""
+    store = current_app.extensions.get("ivr.store")
+    flow = store.current() if store else None
+    if flow is None:
+        return jsonify(status="no valid flow loaded"), 503
+    body = {
+        "status": "ok" if not store.error else "serving last good flow",
+        "flow": {"path": flow.path, "version": flow.version, "name": flow.name,
+                 "loaded_at": datetime.fromtimestamp(flow.loaded_at, timezone.utc).isoformat(),
+                 "menus": len(flow.menus), "languages": list(flow.languages)},
+        "reload_error": store.error or None,
+    }
+    return jsonify(body), 200
