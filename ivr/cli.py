@@ -61,6 +61,16 @@ def check(file):
                f"languages: {', '.join(flow.languages)}.")
 
 
+@main.command()
+@click.argument("file", required=False)
+@staff_errors
+def graph(file):
+    """Print the call flow as a Mermaid flowchart (GitHub renders it)."""
+    from ivr.flow import load_flow
+    from ivr.graph import mermaid
+    click.echo(mermaid(load_flow(flow_file(file))), nl=False)
+
+
 @main.group(invoke_without_command=True)
 @click.option("--status", type=click.Choice(["new", "called_back", "closed", "all"]), default="all",
               help="Show only requests with this status.")
