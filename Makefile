@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test install check clean
+.PHONY: run test install check clean bench
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ run: install
 ## Run the whole test suite (CI runs this through .ci/run).
 test: install
 	HYPOTHESIS_STORAGE_DIRECTORY=$(CURDIR)/.hypothesis $(BIN)/python -m pytest
+
+## The load benchmark: the line against a bare Flask app under the same gunicorn (bench/RESULTS.md).
+bench: install
+	$(BIN)/python bench/run.py
 
 ## Check the call-flow file the way the server does.
 check: install

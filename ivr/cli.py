@@ -119,6 +119,26 @@ def purge(days):
                + f" older than {days} days.")
 
 
+@main.command()
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Only calls that started on or after this day (YYYY-MM-DD, the desk's time zone).")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True),
+              help="Also write the report as a page of charts to this file.")
+@staff_errors
+def report(since, html_file):
+    """Call statistics: calls per day, topics, counselors asked for, transfers, hang-ups."""
+    from ivr import db
+    from ivr import report as stats
+    from ivr.flow import check_flow
+    flow, _ = check_flow(flow_file(None))
+    figures = stats.gather(db.connect(database_url()), flow, since.date() if since else None, _desk_zone())
+    click.echo(stats.text(figures), nl=False)
+    if html_file:
+        with open(html_file, "w", encoding="utf-8") as f:
+            f.write(stats.page(figures, flow.name if flow is not None else "Recovery Helpline"))
+        click.echo(f"Charts written to {html_file}.")
+
+
 def _desk_zone():
     """The desk's timezone from the call-flow file, or the machine's local zone."""
     from zoneinfo import ZoneInfo

@@ -10,11 +10,15 @@ import atexit
 import logging
 import queue
 import threading
+import time
+from contextlib import nullcontext
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, String, Table, Text,
-                        create_engine, delete, insert, select, update)
+                        bindparam, create_engine, delete, event, exists, insert, select, update)
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Engine
 
 log = logging.getLogger("ivr.db")
@@ -73,7 +77,7 @@ def utcnow() -> datetime:
 
 def connect(url: str) -> Engine:
     """Create an engine for a DATABASE_URL and make sure the schema exists."""
-    options = {"pool_pre_ping": True}
+    options = {"pool_pre_ping": not url.startswith("sqlite")}  # a file needs no ping
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -83,12 +87,31 @@ def connect(url: str) -> Engine:
         options.update(pool_size=5, max_overflow=5, pool_timeout=2,
                        connect_args={"connect_timeout": 2})
     engine = create_engine(url, **options)
+    if url.startswith("sqlite"):
+        event.listen(engine, "connect", _sqlite_wal)
     metadata.create_all(engine)
     return engine
 
 
+def _sqlite_wal(dbapi_connection, _record) -> None:
+    """Write-ahead log: each worker's writes and staff's reports don't wait for one another.
+
+    synchronous=NORMAL is SQLite's advice for a write-ahead log: a commit survives the line's
+    process crashing, and only a power cut of the whole machine can undo the last moments of
+    writes, while a webhook no longer waits for the disk on every commit.
+    """
+    dbapi_connection.execute("PRAGMA journal_mode=WAL")
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+
+BATCH_SECONDS, BATCH_SIZE = 0.5, 500
+
+
 class EventSink:
-    """Writes call events in batches from a background thread, off the webhook's path."""
+    """Writes call events and call records in batches from a background thread, off the webhook's path.
+
+    Work is written in the order it was queued, so a call's end follows its events.
+    """
 
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -100,13 +123,20 @@ class EventSink:
     def add(self, **event) -> None:
         """Queue one event; drop it (and log) rather than slow a call when the queue is full."""
         event.setdefault("at", utcnow())
+        self._put(event)
+
+    def later(self, func, *args) -> None:
+        """Queue a store function, func(connection, *args), to run with the next batch."""
+        self._put((func, args))
+
+    def _put(self, item) -> None:
         try:
-            self.queue.put_nowait(event)
+            self.queue.put_nowait(item)
         except queue.Full:
-            log.warning("event queue full; an event was dropped")
+            log.warning("event queue full; a call event or record was dropped")
 
     def flush(self) -> None:
-        """Write every queued event now."""
+        """Write everything queued now."""
         batch = []
         while True:
             try:
@@ -114,56 +144,138 @@ class EventSink:
             except queue.Empty:
                 break
         if batch:
-            try:
-                with self.engine.begin() as conn:
-                    conn.execute(insert(events), batch)
-            except Exception:  # the store is down: the calls go on
-                log.exception("could not write %d call events", len(batch))
+            self._done(batch)
+
+    def wait(self, timeout: float = 5.0) -> bool:
+        """Wait until everything queued so far is written (tests, shutdown); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self.queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self.queue.unfinished_tasks
 
     def _run(self) -> None:
-        """Wait for events and write them in batches."""
+        """Wait for work and write it in batches, each at most BATCH_SECONDS after its first item.
+
+        Short batches keep each write transaction short, so a SQLite store shared by several
+        workers never keeps a webhook's own write waiting long.
+        """
         while True:
-            first = self.queue.get()
-            batch = [first]
+            batch = [self.queue.get()]
+            time.sleep(BATCH_SECONDS)  # let the batch gather without waking for every event
             try:
-                while len(batch) < 500:
-                    batch.append(self.queue.get(timeout=0.2))
+                while True:
+                    batch.append(self.queue.get_nowait())
+                    if len(batch) >= BATCH_SIZE:
+                        self._done(batch)
+                        batch = []
             except queue.Empty:
                 pass
-            try:
-                with self.engine.begin() as conn:
-                    conn.execute(insert(events), batch)
-            except Exception:
-                log.exception("could not write %d call events", len(batch))
+            if batch:
+                self._done(batch)
+
+    def _done(self, batch: list) -> None:
+        """Write a batch taken from the queue, and mark it done."""
+        try:
+            self._write(batch)
+        finally:
+            for _ in batch:
+                self.queue.task_done()
+
+    def _write(self, batch: list) -> None:
+        """Write a batch in one transaction; if that fails, item by item, so one bad write loses only itself."""
+        try:
+            with self.engine.begin() as conn:
+                _write_batch(conn, batch)
+        except Exception:  # the store is down or one write is bad: the calls go on
+            if len(batch) > 1:
+                for item in batch:
+                    self._write([item])
+                return
+            log.exception("could not write a call %s", "event" if isinstance(batch[0], dict) else "record")
 
 
-def call_started(engine: Engine, call_sid: str, caller_key: str | None) -> None:
+def _write_batch(conn, batch: list) -> None:
+    """Events, then calls started, then calls ended, then anything else: a few statements per batch.
+
+    Few statements matter: each one hands the interpreter lock to the request threads, and a
+    SQLite transaction that waits for it keeps every other worker's write waiting too.
+    """
+    found = [item for item in batch if isinstance(item, dict)]
+    started = [item[1] for item in batch if not isinstance(item, dict) and item[0] is call_started]
+    ended = [item[1] for item in batch if not isinstance(item, dict) and item[0] is call_ended]
+    others = [item for item in batch if not isinstance(item, dict)
+              and item[0] is not call_started and item[0] is not call_ended]
+    if found:
+        conn.execute(insert(events), found)
+    if started or ended:
+        _insert_once(conn, calls, "call_sid", [dict(call_sid=a[0], caller_key=a[1], started_at=_at(a, 2), transferred=False)
+                             for a in started]
+                      + [dict(call_sid=a[0], caller_key=a[3], started_at=_at(a, 4), transferred=False)
+                         for a in ended])
+    if ended:
+        conn.execute(_ENDED, [dict(b_sid=a[0], b_status=a[1], b_duration=a[2], b_at=_at(a, 4))
+                              for a in ended])
+    for func, args in others:
+        func(conn, *args)
+
+
+def _at(args: tuple, index: int) -> datetime:
+    """The time a queued call record was made (or now, if it did not say)."""
+    return args[index] if len(args) > index and args[index] else utcnow()
+
+
+# A call's end, with whether it reached a counselor, in one statement for many calls.
+_ENDED = (update(calls).where(calls.c.call_sid == bindparam("b_sid"))
+          .values(ended_at=bindparam("b_at"), status=bindparam("b_status"),
+                  duration=bindparam("b_duration"),
+                  transferred=exists().where(events.c.call_sid == calls.c.call_sid,
+                                             events.c.outcome.like("transfer:%"))))
+
+
+def _insert_once(conn, table: Table, key: str, rows: list) -> None:
+    """Insert rows, leaving any whose key is already there as it is: one statement where we can."""
+    dialect = conn.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        module = sqlite_dialect if dialect == "sqlite" else postgresql_dialect
+        conn.execute(module.insert(table).on_conflict_do_nothing(index_elements=[key]), rows)
+        return
+    for row in rows:
+        if not conn.execute(select(table.c[key]).where(table.c[key] == row[key])).first():
+            conn.execute(insert(table).values(**row))
+
+
+def _begin(bind):
+    """A transaction on an engine, or the one a connection is already in."""
+    return bind.begin() if isinstance(bind, Engine) else nullcontext(bind)
+
+
+def call_started(bind, call_sid: str, caller_key: str | None, at: datetime | None = None) -> None:
     """Note a new call, once."""
-    with engine.begin() as conn:
+    with _begin(bind) as conn:
         if conn.execute(select(calls.c.call_sid).where(calls.c.call_sid == call_sid)).first():
             return
-        conn.execute(insert(calls).values(call_sid=call_sid, started_at=utcnow(),
+        conn.execute(insert(calls).values(call_sid=call_sid, started_at=at or utcnow(),
                                           caller_key=caller_key, transferred=False))
 
 
-def call_ended(engine: Engine, call_sid: str, status: str, duration: int | None,
-               caller_key: str | None) -> None:
+def call_ended(bind, call_sid: str, status: str, duration: int | None,
+               caller_key: str | None, at: datetime | None = None) -> None:
     """Record how a call ended: its status, length, and whether it reached a counselor."""
-    with engine.begin() as conn:
+    at = at or utcnow()
+    with _begin(bind) as conn:
         transferred = conn.execute(select(events.c.id).where(
             events.c.call_sid == call_sid, events.c.outcome.like("transfer:%"))).first() is not None
-        values = dict(ended_at=utcnow(), status=status, duration=duration, transferred=transferred)
+        values = dict(ended_at=at, status=status, duration=duration, transferred=transferred)
         done = conn.execute(update(calls).where(calls.c.call_sid == call_sid).values(**values))
         if not done.rowcount:
-            conn.execute(insert(calls).values(call_sid=call_sid, started_at=utcnow(),
+            conn.execute(insert(calls).values(call_sid=call_sid, started_at=at,
                                               caller_key=caller_key, **values))
 
 
 def mark_accepted(engine: Engine, call_sid: str) -> None:
-    """Remember that a counselor pressed 1 to take this call."""
+    """Remember that a counselor pressed 1 to take this call (the first press counts)."""
     with engine.begin() as conn:
-        if not conn.execute(select(screens).where(screens.c.call_sid == call_sid)).first():
-            conn.execute(insert(screens).values(call_sid=call_sid, accepted_at=utcnow()))
+        _insert_once(conn, screens, "call_sid", [dict(call_sid=call_sid, accepted_at=utcnow())])
 
 
 def was_accepted(engine: Engine, call_sid: str) -> bool:
@@ -186,9 +298,9 @@ def save_callback(engine: Engine, call_sid: str, caller: str, lang: str, path: s
             recording_url=recording_url, recording_seconds=seconds, status="new"))
 
 
-def recording_done(engine: Engine, call_sid: str, recording_url: str, seconds: int | None) -> None:
+def recording_done(bind, call_sid: str, recording_url: str, seconds: int | None) -> None:
     """Fill in a finished recording's length (the recording status callback)."""
-    with engine.begin() as conn:
+    with _begin(bind) as conn:
         conn.execute(update(callbacks).where(callbacks.c.call_sid == call_sid,
                                              callbacks.c.recording_url == recording_url)
                      .values(recording_seconds=seconds, updated_at=utcnow()))
@@ -241,7 +353,6 @@ class Storage:
     def engine(self) -> Engine:
         """The engine, connecting (and creating the schema) on first use."""
         if self._engine is None:
-            import time
             if time.monotonic() - self._failed_at < self.RETRY_AFTER:
                 raise ConnectionError("the store was unreachable moments ago")
             with self._lock:
@@ -261,6 +372,13 @@ class Storage:
                 if self._sink is None:
                     self._sink = EventSink(self.engine)
         return self._sink
+
+    def later(self, what: str, func, *args) -> None:
+        """Queue a store function for the background writer; log (no caller data) if it can't be."""
+        try:
+            self.sink.later(func, *args)
+        except Exception:
+            log.exception("store unavailable: could not %s", what)
 
     def attempt(self, what: str, func, *args, default=None):
         """Run a store function; on failure log it (no caller data) and return default."""

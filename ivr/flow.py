@@ -6,6 +6,7 @@ Pure: knows neither Flask nor Twilio. `check_flow` finds every problem at once;
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -535,13 +536,16 @@ class _Builder:
         prompts, audio = {}, {}
         for code in languages:
             folder = self.folder / "prompts" / code
+            # One listing per folder instead of a look per prompt and suffix: big flows load fast.
+            listed = _lowered_names(folder)
             for prompt, where in uses.items():
                 text = self.prompt_text(folder, code, prompt, where)
                 if text is not None:
                     prompts[(code, prompt)] = text
                 for suffix in AUDIO_SUFFIXES:
-                    if (folder / f"{prompt}{suffix}").is_file():
-                        audio[(code, prompt)] = f"{prompt}{suffix}"
+                    name = f"{prompt}{suffix}"
+                    if name.lower() in listed and (folder / name).is_file():
+                        audio[(code, prompt)] = name
                         break
             offer = folder / "language_offer.txt"
             if len(languages) > 1 and offer.is_file():
@@ -557,10 +561,11 @@ class _Builder:
 
     def prompt_text(self, folder: Path, code: str, prompt: str, where: tuple) -> str | None:
         """Read one prompt file, reporting a missing, empty or over-long one."""
-        file = folder / f"{prompt}.txt"
+        file = os.path.join(folder, f"{prompt}.txt")
         shown = f"prompts/{code}/{prompt}.txt"
         try:
-            text = file.read_text("utf-8").strip()
+            with open(file, encoding="utf-8") as f:
+                text = f.read().strip()
         except FileNotFoundError:
             self.error(where, f"prompt '{prompt}' has no file {shown}; create it with the words to say"
                        f"{did_you_mean(prompt, [p.stem for p in folder.glob('*.txt')])}.")
@@ -576,6 +581,14 @@ class _Builder:
                        "in one go. Split it into two prompts.")
             return None
         return text
+
+
+def _lowered_names(folder: Path) -> set:
+    """The names in a folder, lowercased (so a case-insensitive disk is judged as before)."""
+    try:
+        return {entry.name.lower() for entry in os.scandir(folder)}
+    except OSError:
+        return set()
 
 
 def _is_e164(number) -> bool:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from functools import wraps
+from functools import lru_cache, wraps
 
 from flask import Response, current_app, request
 from twilio.request_validator import RequestValidator
@@ -23,6 +23,31 @@ def requested_url() -> str:
     return base.rstrip("/") + raw
 
 
+class _Params(dict):
+    """Form values by name, each a list, in the shape RequestValidator asks for first (getall)."""
+
+    def getall(self, name: str) -> list:
+        return self[name]
+
+
+@lru_cache(maxsize=8)
+def _validator(token: str) -> RequestValidator:
+    """One RequestValidator per auth token, made once."""
+    return RequestValidator(token)
+
+
+def signed(token: str, url: str, params, signature: str) -> bool:
+    """Whether Twilio signed this request: the URL as requested first, then validate()'s port variants.
+
+    Twilio signs the URL exactly as it is configured, so the first, single signature almost
+    always decides; RequestValidator.validate (which computes two) is the fallback.
+    """
+    validator = _validator(token)
+    if hmac.compare_digest(validator.compute_signature(url, params).encode(), signature.encode()):
+        return True
+    return validator.validate(url, params, signature)
+
+
 def twilio_only(view):
     """Refuse (403) a webhook request that Twilio did not sign, when a token is set."""
     @wraps(view)
@@ -30,9 +55,8 @@ def twilio_only(view):
         token = current_app.config["TWILIO_AUTH_TOKEN"]
         if token:
             signature = request.headers.get("X-Twilio-Signature", "")
-            params = request.form.to_dict(flat=False) if request.method == "POST" else {}
-            params = {k: v if len(v) > 1 else v[0] for k, v in params.items()}
-            if not signature or not RequestValidator(token).validate(requested_url(), params, signature):
+            params = _Params(request.form.lists()) if request.method == "POST" else {}
+            if not signature or not signed(token, requested_url(), params, signature):
                 log.warning("refused an unsigned or wrongly signed request to %s (CallSid %s)",
                             request.path, request.form.get("CallSid", "-")[:64])
                 return Response("Forbidden: this webhook only answers Twilio.\n", 403,

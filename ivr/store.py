@@ -7,11 +7,17 @@ import threading
 import time
 from pathlib import Path
 
+from ivr import metrics
 from ivr.flow import Flow, check_flow
 from ivr.problem import FlowError
 
 log = logging.getLogger("ivr.store")
 CHECK_EVERY = 1.0  # seconds between looks at the files; an edit is live within two
+# A flow that takes longer than these to look over or to load (thousands of prompt files)
+# is checked beside the requests, in a thread, so no caller waits for it: calls keep the
+# last good flow meanwhile. A small flow is checked by the request that notices, as ever.
+SLOW_LOOK, SLOW_LOAD = 0.005, 0.2
+LOOK_SHARE = 0.02  # at most this share of a worker's time goes to looking for edits
 
 
 class FlowStore:
@@ -22,39 +28,75 @@ class FlowStore:
         self.error: list = []
         self.error_at: float | None = None
         self._lock = threading.Lock()
+        started = time.perf_counter()
         self._seen = self._fingerprint()
+        looked = time.perf_counter() - started
         flow, problems = check_flow(self.path)
         if flow is None:
             raise FlowError([p for p in problems if p.is_error])
+        self._looked, self._loaded = looked, time.perf_counter() - started - looked
+        self._timed()
         self.flow: Flow = flow
+        metrics.flow_live(None, flow.version)
         self._checked = time.monotonic()
 
     def current(self) -> Flow:
         """Return the flow to serve, looking for an edit at most once a second."""
-        if time.monotonic() - self._checked >= CHECK_EVERY and self._lock.acquire(blocking=False):
-            try:
-                self._checked = time.monotonic()
-                self.reload_if_changed()
-            finally:
-                self._lock.release()
+        if time.monotonic() - self._checked >= self._every and self._lock.acquire(blocking=False):
+            self._checked = time.monotonic()
+            if self._slow:
+                try:
+                    threading.Thread(target=self._check_beside, name="ivr-flow-reload", daemon=True).start()
+                except RuntimeError:  # no thread to be had: look again next time
+                    self._lock.release()
+            else:
+                try:
+                    self.reload_if_changed()
+                finally:
+                    self._lock.release()
         return self.flow
+
+    def _check_beside(self) -> None:
+        """Look for an edit from a thread of its own, then let the next look happen."""
+        try:
+            self.reload_if_changed()
+        except Exception:
+            log.exception("looking for a flow edit failed; still serving version %s", self.flow.version)
+        finally:
+            self._checked = time.monotonic()
+            self._lock.release()
 
     def reload_if_changed(self) -> bool:
         """Reload when any file changed; return whether a new flow went live."""
+        started = time.perf_counter()
         seen = self._fingerprint()
+        looked = time.perf_counter() - started
+        self._looked = looked
         if seen == self._seen:
+            self._timed()
             return False
         self._seen = seen
         flow, problems = check_flow(self.path)
+        self._loaded = time.perf_counter() - started - looked
+        self._timed()
         if flow is None:
             self.error = [str(p) for p in problems if p.is_error]
             self.error_at = time.time()
+            metrics.reloaded(False)
             log.error("flow edit refused; still serving version %s: %s", self.flow.version,
                       "; ".join(self.error))
             return False
+        old = self.flow.version
         self.flow, self.error, self.error_at = flow, [], None  # one assignment: atomic for readers
+        metrics.reloaded(True)
+        metrics.flow_live(old, flow.version)
         log.info("flow version %s is live", flow.version)
         return True
+
+    def _timed(self) -> None:
+        """From how long the last look and load took: how often to look, and whether beside."""
+        self._every = max(CHECK_EVERY, self._looked / LOOK_SHARE)
+        self._slow = self._looked > SLOW_LOOK or self._loaded > SLOW_LOAD
 
     def _fingerprint(self) -> tuple:
         """Names, sizes and times of the flow file and every prompt file."""

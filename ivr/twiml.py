@@ -1,6 +1,8 @@
 """Turn the engine's replies into TwiML, only through the twilio library's VoiceResponse."""
 from __future__ import annotations
 
+import threading
+from dataclasses import fields, is_dataclass
 from typing import Callable
 
 from twilio.twiml.voice_response import VoiceResponse
@@ -19,6 +21,50 @@ def render(reply: Reply, flow: Flow, url: UrlFor) -> str:
         _speak(response, speech, flow, url)
     _then(response, reply.then, flow, url)
     return str(response)
+
+
+class RenderCache:
+    """Rendered TwiML, by flow version and reply: the same reply of the same flow renders the same.
+
+    Only for a `url` that depends on nothing but its arguments (and `scope`, the app's root).
+    """
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._texts: dict = {}
+        self._lock = threading.Lock()
+
+    def render(self, reply: Reply, flow: Flow, url: UrlFor, scope: str = "") -> str:
+        """Render a reply, or return the text rendered for an equal reply before."""
+        key = (flow.version, scope, _frozen(reply))
+        text = self._texts.get(key)
+        if text is None:
+            text = render(reply, flow, url)
+            with self._lock:
+                if len(self._texts) >= self.size:
+                    self._texts.clear()  # rare: a fresh start is cheaper than tracking age
+                self._texts[key] = text
+        return text
+
+
+_PLAIN = (str, int, float, bool, type(None), Speech)
+_FIELD_NAMES: dict = {}
+
+
+def _frozen(value):
+    """A hashable copy of a reply, with every field of every step (dicts as sorted pairs)."""
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, dict):
+        return tuple(sorted((key, _frozen(item)) for key, item in value.items()))
+    if isinstance(value, (tuple, list)):
+        return tuple(_frozen(item) for item in value)
+    if is_dataclass(value):
+        names = _FIELD_NAMES.get(type(value))
+        if names is None:
+            names = _FIELD_NAMES[type(value)] = tuple(f.name for f in fields(value))
+        return (type(value).__name__,) + tuple(_frozen(getattr(value, name)) for name in names)
+    raise TypeError(f"cannot key a reply holding {type(value).__name__}")
 
 
 def _then(response: VoiceResponse, step, flow: Flow, url: UrlFor) -> None:

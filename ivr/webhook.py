@@ -10,6 +10,7 @@ import re
 import logging
 import time
 from datetime import datetime, timezone
+from functools import lru_cache, partial
 from pathlib import Path
 
 from flask import (Blueprint, Response, abort, current_app, g, jsonify, request,
@@ -21,7 +22,7 @@ from ivr.flow import Flow
 from ivr.privacy import caller_key
 from ivr.security import twilio_only
 from ivr.twiml import fallback as fallback_twiml
-from ivr.twiml import render
+from ivr.twiml import RenderCache, render
 
 bp = Blueprint("voice", __name__)
 log = logging.getLogger("ivr.calls")
@@ -48,16 +49,56 @@ def storage() -> db.Storage:
 
 
 def now() -> datetime:
-    """The time the line decides hours by: IVR_NOW, a simulator's choice, or the clock."""
-    fixed = request.environ.get("ivr.now") or current_app.config["IVR_NOW"]
-    return fixed_now(fixed) if fixed else datetime.now(timezone.utc)
+    """The time the line decides hours by: IVR_NOW, a simulator's choice, or the clock (once a request)."""
+    if "now" not in g:
+        fixed = request.environ.get("ivr.now") or current_app.config["IVR_NOW"]
+        g.now = _fixed(fixed) if fixed else datetime.now(timezone.utc)
+    return g.now
 
 
-def _url(route: str, params: dict) -> str:
+@lru_cache(maxsize=64)
+def _fixed(text: str) -> datetime:
+    """IVR_NOW (or a simulator's time) read once per distinct text."""
+    return fixed_now(text)
+
+
+def current_state() -> call.CallState:
+    """Where this request's call is, from the URL, read once."""
+    if "state" not in g:
+        g.state = call.read_state(current_flow(), request.args)
+    return g.state
+
+
+_closed: dict = {}  # (flow version, minute) -> after hours or not
+
+
+def after_hours(flow: Flow) -> bool:
+    """Whether the desk is closed now; kept per minute, as opening hours are whole minutes."""
+    key = (flow.version, int(now().timestamp() // 60))
+    closed = _closed.get(key)
+    if closed is None:
+        if len(_closed) > 1000:
+            _closed.clear()
+        closed = _closed[key] = call.is_after_hours(flow, now())
+    return closed
+
+
+def _parent() -> str | None:
+    """The caller's CallSid, which the counselor's whisper and screening URLs carry."""
+    parent = request.form.get("ParentCallSid") or request.args.get("c") or request.form.get("CallSid")
+    return parent if parent and SID.fullmatch(parent) else None
+
+
+# Rendered TwiML is kept and reused (ivr.twiml.RenderCache), so the caller's CallSid goes in
+# as this stand-in and is put in place after. Letters and digits only: URLs and XML keep it as is.
+STAND_IN = "CAxStandInForTheCallersCallSidx00"
+
+
+def _url(route: str, params: dict, parent: str | None = None) -> str:
     """A root-relative URL for an engine route, carrying the call's state."""
     if route in ("whisper", "screened"):
-        parent = request.form.get("ParentCallSid") or request.args.get("c") or request.form.get("CallSid")
-        if parent and SID.fullmatch(parent):
+        parent = parent or _parent()
+        if parent:
             params = {**params, "c": parent}
     return url_for(ROUTES[route], **params)
 
@@ -68,14 +109,21 @@ def _answer(reply: call.Reply, kind: str) -> Response:
     g.step = {"node": reply.node, "input": kind, "outcome": reply.outcome}
     form = request.form
     if form.get("CallSid") and request.endpoint not in ("voice.whisper", "voice.screened"):
-        state = call.read_state(flow, request.args)
+        state = current_state()
         try:
             storage().sink.add(call_sid=form["CallSid"][:64], node=reply.node or state.node,
                                input_kind=kind, lang=state.lang, outcome=reply.outcome[:64],
-                               after_hours=call.is_after_hours(flow, now()))
+                               after_hours=after_hours(flow))
         except Exception:
             log.exception("could not queue a call event")
-    return Response(render(reply, flow, _url), mimetype="text/xml")
+    parent = _parent()
+    if parent is None:  # no CallSid to stand in for: render as it comes
+        return Response(render(reply, flow, _url), mimetype="text/xml")
+    cache = current_app.extensions.get("ivr.twiml")
+    if cache is None:
+        cache = current_app.extensions.setdefault("ivr.twiml", RenderCache())
+    text = cache.render(reply, flow, partial(_url, parent=STAND_IN), request.script_root)
+    return Response(text.replace(STAND_IN, parent), mimetype="text/xml")
 
 
 def _input_kind() -> str:
@@ -149,7 +197,7 @@ def voice():
     sid = request.form.get("CallSid", "")[:64]
     if sid:
         key = caller_key(current_app.config["IVR_SECRET_KEY"], request.form.get("From"))
-        storage().attempt("note a new call", db.call_started, sid, key)
+        storage().later("note a new call", db.call_started, sid, key, db.utcnow())
     return _answer(call.greet(current_flow(), now()), "call")
 
 
@@ -158,7 +206,7 @@ def voice():
 def answer():
     """A key or words at a menu (the Gather action)."""
     flow = current_flow()
-    state = call.read_state(flow, request.args)
+    state = current_state()
     reply = call.answer(flow, state, request.form.get("Digits"), request.form.get("SpeechResult"), now())
     return _answer(reply, _input_kind())
 
@@ -168,7 +216,7 @@ def answer():
 def silence():
     """The caller gave nothing before the Gather timed out (the fall-through Redirect)."""
     flow = current_flow()
-    return _answer(call.silence(flow, call.read_state(flow, request.args), now()), "silence")
+    return _answer(call.silence(flow, current_state(), now()), "silence")
 
 
 @bp.post("/voice/dialed")
@@ -176,7 +224,7 @@ def silence():
 def dialed():
     """A ring ended (the Dial action): a counselor took it, or we lead on."""
     flow = current_flow()
-    state = call.read_state(flow, request.args)
+    state = current_state()
     status = request.form.get("DialCallStatus", "failed")
     status = status if status in call.DIAL_STATUSES else "failed"
     index = request.args.get("i", "0")
@@ -186,7 +234,7 @@ def dialed():
         accepted = storage().attempt("read a screened answer", db.was_accepted,
                                      request.form.get("CallSid", "")[:64], default=False)
     reply = call.dialed(flow, state, request.args.get("g", ""), index, status, accepted, now())
-    return _answer(reply, "dial")
+    return _answer(reply, f"dial:{status}")  # the ring's result, for the statistics
 
 
 @bp.post("/voice/whisper")
@@ -212,7 +260,7 @@ def screened():
 def recorded():
     """A message was recorded (the Record action): store the callback request."""
     flow = current_flow()
-    state = call.read_state(flow, request.args)
+    state = current_state()
     form = request.form
     has_message = bool(form.get("RecordingUrl")) and not request.args.get("empty")
     if has_message:
@@ -231,8 +279,8 @@ def recording():
     form = request.form
     if form.get("RecordingUrl") and form.get("CallSid"):
         seconds = form.get("RecordingDuration", "")
-        storage().attempt("update a recording", db.recording_done, form["CallSid"][:64],
-                          form["RecordingUrl"][:500], int(seconds) if seconds.isdigit() else None)
+        storage().later("update a recording", db.recording_done, form["CallSid"][:64],
+                        form["RecordingUrl"][:500], int(seconds) if seconds.isdigit() else None)
     return Response("<Response/>", mimetype="text/xml")
 
 
@@ -245,8 +293,8 @@ def status():
     if sid:
         seconds = form.get("CallDuration", "")
         key = caller_key(current_app.config["IVR_SECRET_KEY"], form.get("From"))
-        storage().attempt("record how a call ended", db.call_ended, sid,
-                          form.get("CallStatus", "")[:32], int(seconds) if seconds.isdigit() else None, key)
+        storage().later("record how a call ended", db.call_ended, sid, form.get("CallStatus", "")[:32],
+                        int(seconds) if seconds.isdigit() else None, key, db.utcnow())
     return Response("<Response/>", mimetype="text/xml")
 
 

@@ -1,0 +1,128 @@
+"""Prometheus metrics for the line, added up across gunicorn workers.
+
+Under gunicorn, gunicorn.conf.py points PROMETHEUS_MULTIPROC_DIR at a fresh folder per
+server start, so every worker writes its counts there and GET /metrics sums them
+(prometheus_client's multiprocess mode). Labels are routes, statuses, outcomes and flow
+versions only: nothing from a caller, so never a number.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Blueprint, Flask, Response, g, request
+from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge,
+                               Histogram, generate_latest, multiprocess)
+
+from ivr.security import staff_only
+
+REQUESTS = Counter("ivr_requests_total", "Requests answered, by route and HTTP status.",
+                   ["route", "status"])
+LATENCY = Histogram("ivr_request_seconds", "Time to answer a request, by route.", ["route"],
+                    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0))
+CALLS = Counter("ivr_calls_total", "Calls that reached the greeting.")
+CALLS_ENDED = Counter("ivr_calls_ended_total", "Calls Twilio reported ended, by call status.", ["status"])
+TRANSFERS = Counter("ivr_transfers_total", "Callers put through to counselors, by why: asked "
+                    "(0 or a word), tries (silence or wrong keys), again.", ["reason"])
+TRANSFER_OUTCOMES = Counter(
+    "ivr_transfer_outcomes_total", "How each counselor ring ended (answered, no-answer, busy, failed, "
+    "canceled, not-taken), and voicemail when nobody took the call.", ["outcome"])
+RELOADS = Counter("ivr_flow_reloads_total", "Flow edits taken live (ok) or refused.", ["result"])
+FLOW_WORKERS = Gauge("ivr_flow_workers", "Workers serving each flow version.", ["version"],
+                     multiprocess_mode="livesum")
+
+CALL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
+RING_OUTCOMES = {"completed": "not-taken", "answered": "not-taken", "no-answer": "no-answer",
+                 "busy": "busy", "failed": "failed", "canceled": "canceled"}
+TRANSFER_REASONS = ("asked", "tries", "again")
+
+bp = Blueprint("metrics", __name__)
+
+
+def init_app(app: Flask) -> None:
+    """Count every request of the app, and serve GET /metrics."""
+    app.before_request(_start)
+    app.after_request(_count)
+    app.register_blueprint(bp)
+
+
+@bp.get("/metrics")
+@staff_only
+def metrics():
+    """The counts in Prometheus text format, summed over every worker of this server."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return Response(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=folder)
+    for attempt in range(3):
+        try:
+            return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+        except FileNotFoundError:  # a worker that just ended took its file away mid-read: read again
+            continue
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def flow_live(old: str | None, new: str) -> None:
+    """Note that this worker now serves flow version `new` (instead of `old`)."""
+    if old != new:
+        FLOW_WORKERS.labels(new).inc()
+        if old is not None:
+            FLOW_WORKERS.labels(old).dec()
+
+
+def reloaded(ok: bool) -> None:
+    """Count one flow reload, taken live or refused."""
+    RELOADS.labels("ok" if ok else "refused").inc()
+
+
+def _start() -> None:
+    """Note when the request began."""
+    g.metrics_started = time.perf_counter()
+
+
+def _count(response: Response) -> Response:
+    """Count the request, its latency, and the call events it stands for."""
+    rule = request.url_rule
+    route = rule.rule if rule is not None else "unmatched"
+    started = g.get("metrics_started")
+    if started is not None:
+        _child(LATENCY, route).observe(time.perf_counter() - started)
+    _child(REQUESTS, route, str(response.status_code)).inc()
+    step = g.get("step")
+    if step is not None and response.status_code == 200:
+        _count_step(request.endpoint, step["outcome"])
+    elif request.endpoint == "voice.status" and response.status_code == 200 and request.form.get("CallSid"):
+        status = request.form.get("CallStatus", "")
+        CALLS_ENDED.labels(status if status in CALL_STATUSES else "other").inc()
+    return response
+
+
+_children: dict = {}
+
+
+def _child(metric, *labels):
+    """A metric's child for these labels, looked up once (labels() takes a lock every time)."""
+    key = (metric, labels)
+    child = _children.get(key)
+    if child is None:
+        child = _children.setdefault(key, metric.labels(*labels))
+    return child
+
+
+def _count_step(endpoint: str, outcome: str) -> None:
+    """Calls, transfers and how rings ended, from the step the engine took."""
+    if endpoint == "voice.voice" and request.form.get("CallSid"):
+        CALLS.inc()
+    if outcome.startswith("transfer:"):
+        reason = outcome.split(":", 1)[1]
+        TRANSFERS.labels(reason if reason in TRANSFER_REASONS else "other").inc()
+    if endpoint != "voice.dialed":
+        return
+    if outcome == "talked":
+        TRANSFER_OUTCOMES.labels("answered").inc()
+        return
+    status = request.form.get("DialCallStatus", "failed")
+    TRANSFER_OUTCOMES.labels(RING_OUTCOMES.get(status, "failed")).inc()
+    if outcome == "voicemail":
+        TRANSFER_OUTCOMES.labels("voicemail").inc()
