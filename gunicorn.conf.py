@@ -17,3 +17,9 @@ access_log_format = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 errorlog = "-"
 # No control socket: several instances (replicas, tests) may run on one machine.
 control_socket_disable = True
+# Build the app once in the master and fork it into every worker: the settings are checked
+# once (production refuses to start without its secrets, with one clear message), warnings are
+# said once, and a worker that dies is replaced from the flow in memory, even while the
+# call-flow file on disk has a broken edit (a worker loading it anew would fail to boot and
+# take the whole line down with it).
+preload_app = True

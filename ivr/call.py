@@ -18,7 +18,12 @@ VOICEMAIL_NODE, SAVED_NODE = "_voicemail", "_saved"
 GUIDANCE_KEY = "9"  # in the voicemail notice and after a message: back to the guidance
 PATH_LENGTH = 8  # how many recent menus a call remembers, for callbacks and statistics
 MAX_SPEECH = 200
+MAX_DIGITS = 32
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SID = re.compile(r"[A-Za-z0-9]{1,64}")
+COUNT = re.compile(r"[0-9]{1,7}")
+PHONE = re.compile(r"\+?[0-9]{2,20}|[A-Za-z][A-Za-z0-9:_.@-]{0,31}")  # a number, or anonymous, client:name
+HTTPS_URL = re.compile(r"https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?/[A-Za-z0-9._~:/?#@!$&()*+,;=%-]{0,480}")
 SPOKEN_KEYS = {
     "0": ("zero", "cero"), "1": ("one", "uno"), "2": ("two", "dos"), "3": ("three", "tres"),
     "4": ("four", "cuatro"), "5": ("five", "cinco"), "6": ("six", "seis"), "7": ("seven", "siete"),
@@ -121,8 +126,7 @@ def read_state(flow: Flow, params) -> CallState:
     lang = str(params.get("l", ""))
     if lang not in flow.languages:
         lang = flow.default_language
-    tries = str(params.get("t", "0"))
-    tries = min(int(tries), flow.tries) if tries.isdigit() and len(tries) < 3 else 0
+    tries = min(clean_count(params.get("t"), 99) or 0, flow.tries)
     path = tuple(p for p in str(params.get("p", ""))[:600].split(".") if p in flow.menus)
     return CallState(node, lang, tries, path[-PATH_LENGTH:])
 
@@ -130,9 +134,29 @@ def read_state(flow: Flow, params) -> CallState:
 def clean_digits(value) -> str | None:
     """Return the keys pressed if they are phone keys, else None."""
     value = str(value or "")
-    if not value or len(value) > 32 or any(ch not in KEYS for ch in value):
+    if not value or len(value) > MAX_DIGITS or any(ch not in KEYS for ch in value):
         return None
     return value
+
+
+def clean_count(value, most: int) -> int | None:
+    """Return a count written in ASCII digits, at most `most`, else None."""
+    value = str(value or "")
+    if not COUNT.fullmatch(value) or int(value) > most:
+        return None
+    return int(value)
+
+
+def clean_sid(value) -> str:
+    """Return a Twilio id (CallSid and the like) if it looks like one, else ''."""
+    value = str(value or "")
+    return value if SID.fullmatch(value) else ""
+
+
+def clean_url(value) -> str:
+    """Return an https URL of printable ASCII (a recording link), else ''."""
+    value = str(value or "")
+    return value if HTTPS_URL.fullmatch(value) else ""
 
 
 def is_after_hours(flow: Flow, now: datetime) -> bool:

@@ -6,7 +6,6 @@ something inside fails: Twilio never sees a 500 from us.
 from __future__ import annotations
 
 import json
-import re
 import logging
 import time
 from datetime import datetime, timezone
@@ -29,7 +28,8 @@ log = logging.getLogger("ivr.calls")
 ROUTES = {"answer": "voice.answer", "silence": "voice.silence", "dialed": "voice.dialed",
           "whisper": "voice.whisper", "screened": "voice.screened", "recorded": "voice.recorded",
           "recording": "voice.recording", "audio": "voice.audio"}
-SID = re.compile(r"[A-Za-z0-9]{1,64}")
+CALL_STATUSES = ("queued", "ringing", "in-progress", "completed", "busy", "failed", "no-answer",
+                 "canceled")
 FALLBACK_TEXT = "We're sorry, something went wrong on our end. Connecting you to a counselor."
 
 
@@ -53,12 +53,20 @@ def now() -> datetime:
     return fixed_now(fixed) if fixed else datetime.now(timezone.utc)
 
 
+def call_sid(name: str = "CallSid") -> str:
+    """A Twilio id from the request form, or '' when it is missing or not shaped like one."""
+    return call.clean_sid(request.form.get(name))
+
+
+def _parent_sid() -> str:
+    """The caller's leg of a screened ring: ParentCallSid, the carried `c`, or this call."""
+    return call_sid("ParentCallSid") or call.clean_sid(request.args.get("c")) or call_sid()
+
+
 def _url(route: str, params: dict) -> str:
     """A root-relative URL for an engine route, carrying the call's state."""
-    if route in ("whisper", "screened"):
-        parent = request.form.get("ParentCallSid") or request.args.get("c") or request.form.get("CallSid")
-        if parent and SID.fullmatch(parent):
-            params = {**params, "c": parent}
+    if route in ("whisper", "screened") and _parent_sid():
+        params = {**params, "c": _parent_sid()}
     return url_for(ROUTES[route], **params)
 
 
@@ -66,11 +74,10 @@ def _answer(reply: call.Reply, kind: str) -> Response:
     """Render a reply as TwiML and note the step for the log and the statistics."""
     flow = current_flow()
     g.step = {"node": reply.node, "input": kind, "outcome": reply.outcome}
-    form = request.form
-    if form.get("CallSid") and request.endpoint not in ("voice.whisper", "voice.screened"):
+    if call_sid() and request.endpoint not in ("voice.whisper", "voice.screened"):
         state = call.read_state(flow, request.args)
         try:
-            storage().sink.add(call_sid=form["CallSid"][:64], node=reply.node or state.node,
+            storage().sink.add(call_sid=call_sid(), node=reply.node or state.node,
                                input_kind=kind, lang=state.lang, outcome=reply.outcome[:64],
                                after_hours=call.is_after_hours(flow, now()))
         except Exception:
@@ -89,12 +96,19 @@ def _input_kind() -> str:
 
 def safe_twiml() -> str:
     """The apology and counselor line, built without the database or a readable flow file."""
-    store = current_app.extensions.get("ivr.store")
-    flow = getattr(store, "flow", None)
-    if flow is None:
-        numbers = [n for n in (current_app.config.get("IVR_FALLBACK_NUMBER") or "").split(",") if n]
-        return fallback_twiml(FALLBACK_TEXT, "Polly.Joanna-Neural", "en-US", numbers,
-                              url_for("voice.fallback", step="after"))
+    flow = getattr(current_app.extensions.get("ivr.store"), "flow", None)
+    if flow is not None:
+        try:
+            return _flow_fallback(flow)
+        except Exception:  # even a strange flow must not stop the apology and the ring
+            log.exception("the fallback could not use the loaded flow; using the fixed one")
+    numbers = [n for n in (current_app.config.get("IVR_FALLBACK_NUMBER") or "").split(",") if n]
+    return fallback_twiml(FALLBACK_TEXT, "Polly.Joanna-Neural", "en-US", numbers,
+                          url_for("voice.fallback", step="after"))
+
+
+def _flow_fallback(flow: Flow) -> str:
+    """The fallback from the last good flow: its apology, ringing every counselor group."""
     lang = flow.languages[flow.default_language]
     try:
         group = flow.groups[flow.group_for(call.is_after_hours(flow, now()), lang.code)]
@@ -114,8 +128,7 @@ def failed(exc):
     """Any failure inside a webhook: log it with the CallSid, answer with safe TwiML."""
     if getattr(exc, "code", None) and 400 <= exc.code < 500:
         return exc
-    log.exception("webhook failed on %s (CallSid %s)", request.path,
-                  request.form.get("CallSid", "-")[:64])
+    log.exception("webhook failed on %s (CallSid %s)", request.path, call_sid() or "-")
     g.step = {"node": "", "input": "", "outcome": "error"}
     return Response(safe_twiml(), mimetype="text/xml")
 
@@ -127,7 +140,7 @@ def log_step(response: Response) -> Response:
     if step is not None:
         started = g.get("started", time.perf_counter())
         log.info(json.dumps({
-            "route": request.path, "call": request.form.get("CallSid", "")[:64],
+            "route": request.path, "call": call_sid(),
             "node": step["node"], "input": step["input"], "outcome": step["outcome"],
             "status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 1),
         }))
@@ -146,10 +159,9 @@ def start_clock() -> None:
 @twilio_only
 def voice():
     """A call comes in: the greeting and the main menu."""
-    sid = request.form.get("CallSid", "")[:64]
-    if sid:
+    if call_sid():
         key = caller_key(current_app.config["IVR_SECRET_KEY"], request.form.get("From"))
-        storage().attempt("note a new call", db.call_started, sid, key)
+        storage().attempt("note a new call", db.call_started, call_sid(), key)
     return _answer(call.greet(current_flow(), now()), "call")
 
 
@@ -179,12 +191,11 @@ def dialed():
     state = call.read_state(flow, request.args)
     status = request.form.get("DialCallStatus", "failed")
     status = status if status in call.DIAL_STATUSES else "failed"
-    index = request.args.get("i", "0")
-    index = int(index) if index.isdigit() and len(index) < 3 else 0
+    index = call.clean_count(request.args.get("i"), 99) or 0
     accepted = False
-    if status in ("completed", "answered"):
-        accepted = storage().attempt("read a screened answer", db.was_accepted,
-                                     request.form.get("CallSid", "")[:64], default=False)
+    if status in ("completed", "answered") and call_sid():
+        accepted = storage().attempt("read a screened answer", db.was_accepted, call_sid(),
+                                     default=False)
     reply = call.dialed(flow, state, request.args.get("g", ""), index, status, accepted, now())
     return _answer(reply, "dial")
 
@@ -201,9 +212,9 @@ def whisper():
 def screened():
     """The counselor's key after the whisper: 1 takes the call, anything else declines."""
     reply = call.screened(request.form.get("Digits"))
-    parent = request.form.get("ParentCallSid") or request.args.get("c", "")
+    parent = call_sid("ParentCallSid") or call.clean_sid(request.args.get("c"))
     if reply.outcome == "accepted" and parent:
-        storage().attempt("note a screened answer", db.mark_accepted, parent[:64])
+        storage().attempt("note a screened answer", db.mark_accepted, parent)
     return _answer(reply, "dtmf")
 
 
@@ -214,25 +225,30 @@ def recorded():
     flow = current_flow()
     state = call.read_state(flow, request.args)
     form = request.form
-    has_message = bool(form.get("RecordingUrl")) and not request.args.get("empty")
+    recording = call.clean_url(form.get("RecordingUrl"))
+    has_message = bool(recording) and not request.args.get("empty")
     if has_message:
-        seconds = form.get("RecordingDuration", "")
         storage().attempt(
-            "store a callback request", db.save_callback, form.get("CallSid", "")[:64],
-            form.get("From", "")[:32], state.lang, ".".join(state.path), form["RecordingUrl"][:500],
-            int(seconds) if seconds.isdigit() else None)
+            "store a callback request", db.save_callback, call_sid(), _caller_number(),
+            state.lang, ".".join(state.path), recording,
+            call.clean_count(form.get("RecordingDuration"), 86400))
     return _answer(call.recorded(flow, state, has_message, now()), "record")
+
+
+def _caller_number() -> str:
+    """The caller's number for a callback (staff need it), or a withheld-number word; bounded."""
+    number = str(request.form.get("From") or "")
+    return number if call.PHONE.fullmatch(number) else ""
 
 
 @bp.post("/voice/recording")
 @twilio_only
 def recording():
     """Twilio's recording status callback: the finished recording's length."""
-    form = request.form
-    if form.get("RecordingUrl") and form.get("CallSid"):
-        seconds = form.get("RecordingDuration", "")
-        storage().attempt("update a recording", db.recording_done, form["CallSid"][:64],
-                          form["RecordingUrl"][:500], int(seconds) if seconds.isdigit() else None)
+    recording = call.clean_url(request.form.get("RecordingUrl"))
+    if recording and call_sid():
+        storage().attempt("update a recording", db.recording_done, call_sid(), recording,
+                          call.clean_count(request.form.get("RecordingDuration"), 86400))
     return Response("<Response/>", mimetype="text/xml")
 
 
@@ -241,12 +257,12 @@ def recording():
 def status():
     """Twilio's call status callback: how the call ended."""
     form = request.form
-    sid = form.get("CallSid", "")[:64]
-    if sid:
-        seconds = form.get("CallDuration", "")
+    if call_sid():
         key = caller_key(current_app.config["IVR_SECRET_KEY"], form.get("From"))
-        storage().attempt("record how a call ended", db.call_ended, sid,
-                          form.get("CallStatus", "")[:32], int(seconds) if seconds.isdigit() else None, key)
+        status = form.get("CallStatus", "")
+        storage().attempt("record how a call ended", db.call_ended, call_sid(),
+                          status if status in CALL_STATUSES else "unknown",
+                          call.clean_count(form.get("CallDuration"), 10**6), key)
     return Response("<Response/>", mimetype="text/xml")
 
 
