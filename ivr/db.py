@@ -73,7 +73,9 @@ def utcnow() -> datetime:
 
 def connect(url: str) -> Engine:
     """Create an engine for a DATABASE_URL and make sure the schema exists."""
-    options = {"pool_pre_ping": True}
+    # hide_parameters: a failed write's error message (which we log) must not carry the
+    # values it tried to write, such as a caller's number.
+    options = {"pool_pre_ping": True, "hide_parameters": True}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
