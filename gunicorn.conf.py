@@ -2,6 +2,8 @@
 import multiprocessing
 import os
 
+from gunicorn.glogging import Logger
+
 bind = os.environ.get("IVR_BIND", "127.0.0.1:5000")
 workers = int(os.environ.get("IVR_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "gthread"
@@ -15,6 +17,18 @@ keepalive = 5
 accesslog = "-"
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 errorlog = "-"
+
+
+class RedactingLogger(Logger):
+    """gunicorn's own logs with anything shaped like a phone number redacted (a path a scanner sent)."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        from ivr.privacy import redact_handlers
+        redact_handlers(self.error_log, self.access_log)
+
+
+logger_class = RedactingLogger
 # No control socket: several instances (replicas, tests) may run on one machine.
 control_socket_disable = True
 # Build the app once in the master and fork it into every worker: the settings are checked

@@ -29,6 +29,19 @@ def redact(text: str) -> str:
 class RedactingFormatter(logging.Formatter):
     """A log formatter whose output, tracebacks included, never carries a phone number."""
 
+    def __init__(self, fmt: str | None = None, datefmt: str | None = None,
+                 inner: logging.Formatter | None = None):
+        super().__init__(fmt, datefmt)
+        self.inner = inner  # another formatter to wrap (gunicorn's), instead of fmt
+
     def format(self, record: logging.LogRecord) -> str:
         """Format as usual, then redact: a last guard behind code that logs no numbers."""
-        return redact(super().format(record))
+        return redact(self.inner.format(record) if self.inner else super().format(record))
+
+
+def redact_handlers(*loggers: logging.Logger) -> None:
+    """Make every handler of these loggers redact numbers, keeping its own format."""
+    for logger in loggers:
+        for handler in logger.handlers:
+            if not isinstance(handler.formatter, RedactingFormatter):
+                handler.setFormatter(RedactingFormatter(inner=handler.formatter or logging.Formatter()))
