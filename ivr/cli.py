@@ -57,8 +57,11 @@ def check(file):
     if errors:
         click.echo(f"{len(errors)} error(s): the line will not take this file until they are fixed.", err=True)
         sys.exit(1)
-    click.echo(f"{path}: ok. {len(flow.menus)} menus, {len(flow.prompts)} prompts, "
-               f"languages: {', '.join(flow.languages)}.")
+    from ivr.summary import lines
+    warned = f" with {len(problems)} warning(s) above" if problems else ""
+    click.echo(f"{path}: ok{warned}; the line will take this file.")
+    for line in lines(flow):
+        click.echo(line)
 
 
 @main.command()
