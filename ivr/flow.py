@@ -281,7 +281,7 @@ class _Builder:
         routing = self.routing(top.get("routing"), groups, languages)
         hours = self.hours(top.get("hours"))
         menus = self.menus(top.get("menus"), languages)
-        start = self.text(("start",), top.get("start", ""), "'start'") or ""
+        start = self.text(("start",), top.get("start", ""), "start") or ""
         if menus and start not in menus:
             self.error(("start",), f"start is '{start}', which is not a menu{did_you_mean(start, menus)}.")
         messages = self.messages(top.get("messages"))

@@ -77,9 +77,10 @@ def _spoken(reply: call.Reply) -> tuple:
 
 
 def tells_counselor(flow: Flow, speech: call.Speech) -> bool:
-    """Whether a prompt names the counselor key or a word that reaches a counselor."""
+    """Whether a prompt names the counselor key or the first word that reaches a counselor."""
     said = " " + " ".join(re.findall(r"[\w*#]+", speech.text.lower())) + " "
-    words = (flow.counselor_key,) + flow.languages[speech.lang].counselor_words
+    # Only the first word: the others ("someone", "help") are common in any sentence.
+    words = (flow.counselor_key,) + flow.languages[speech.lang].counselor_words[:1]
     return any(f" {word} " in said for word in words)
 
 
