@@ -74,6 +74,46 @@ def graph(file):
     click.echo(mermaid(load_flow(flow_file(file))), nl=False)
 
 
+@main.command("call")
+@click.argument("file", required=False)
+@click.option("--at", metavar="ISO", help="The time of the call, like 2026-12-25T03:00 (the desk's "
+              "time zone unless an offset is given). Default: IVR_NOW or now.")
+@click.option("--lang", metavar="CODE", help="Start the call in this language of the flow, like es.")
+@click.option("--keys", metavar="1,*,0", help="Play a scripted call and exit: keys, words, silence, "
+              "and at a ring answer/decline/voicemail/noanswer/busy, at a recording message/silence.")
+@staff_errors
+def call_command(file, at, lang, keys):
+    """A phone in the terminal: hear the line, press keys or say words, through the real routes."""
+    from ivr import terminal
+    path = flow_file(file)
+    settings = {"IVR_CALL_FLOWS": path, "IVR_NOW": _call_time(path, at) if at else None}
+    if os.environ.get("DATABASE_URL"):
+        settings["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    if not at and os.environ.get("IVR_NOW"):
+        settings["IVR_NOW"] = os.environ["IVR_NOW"]
+    with terminal.quiet_app(settings) as app:
+        flow = app.extensions["ivr.store"].flow
+        if lang and lang not in flow.languages:
+            raise ValueError(f"--lang {lang} is not a language of {path}; it speaks {', '.join(flow.languages)}")
+        terminal.run(app, lang, keys)
+
+
+def _call_time(path: str, at: str) -> str:
+    """--at as ISO 8601 with an offset: a time without one is read in the desk's time zone."""
+    from zoneinfo import ZoneInfo
+
+    from ivr.flow import load_flow
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        raise ValueError(f"--at '{at}' is not a time; write it like 2026-12-25T03:00") from None
+    if when.tzinfo is None:
+        flow = load_flow(path)
+        zone = ZoneInfo(flow.hours.timezone) if flow.hours else datetime.now().astimezone().tzinfo
+        when = when.replace(tzinfo=zone)
+    return when.isoformat()
+
+
 @main.group(invoke_without_command=True)
 @click.option("--status", type=click.Choice(["new", "called_back", "closed", "all"]), default="all",
               help="Show only requests with this status.")

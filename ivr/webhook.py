@@ -150,7 +150,9 @@ def voice():
     if sid:
         key = caller_key(current_app.config["IVR_SECRET_KEY"], request.form.get("From"))
         storage().attempt("note a new call", db.call_started, sid, key)
-    return _answer(call.greet(current_flow(), now()), "call")
+    flow = current_flow()
+    lang = request.args.get("l")  # a number (or `ivr call --lang`) may start the call in a language
+    return _answer(call.greet(flow, now(), lang if lang in flow.languages else None), "call")
 
 
 @bp.post("/voice/answer")
