@@ -17,3 +17,10 @@ access_log_format = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 errorlog = "-"
 # No control socket: several instances (replicas, tests) may run on one machine.
 control_socket_disable = True
+
+
+def post_worker_init(worker):
+    """Each worker watches the call-flow files itself, so every worker takes an edit within 2 s."""
+    store = worker.wsgi.extensions.get("ivr.store")
+    if store is not None:
+        store.watch()

@@ -6,6 +6,7 @@ something inside fails: Twilio never sees a 500 from us.
 from __future__ import annotations
 
 import json
+import os
 import re
 import logging
 import time
@@ -308,5 +309,6 @@ def healthz():
                  "loaded_at": datetime.fromtimestamp(flow.loaded_at, timezone.utc).isoformat(),
                  "menus": len(flow.menus), "languages": list(flow.languages)},
         "reload_error": store.error or None,
+        "worker": os.getpid(),
     }
     return jsonify(body), 200
