@@ -141,8 +141,10 @@ class Terminal:
         if item.kind == "play":
             parts = urlsplit(item.url).path.split("/")  # /audio/<lang>/<file>
             lang, file = (parts[-2], parts[-1]) if len(parts) >= 4 else ("?", item.url)
-            text = self.flow.text(lang, Path(file).stem) if lang in self.flow.languages else ""
-            return _wrapped(f"[{lang}] ", f"(plays the recording prompts/{lang}/{file}) {text}")
+            known = self.flow.languages.get(lang)
+            text = self.flow.text(lang, Path(file).stem) if known else ""
+            return _wrapped(f"[{known.speech if known else lang}] ",
+                            f"(plays the recording prompts/{lang}/{file}) {text}")
         if item.kind == "dial":
             return self.ringing(item)
         if item.kind == "record":

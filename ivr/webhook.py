@@ -292,8 +292,8 @@ def audio(lang: str, file: str):
     if (lang, Path(file).stem) not in flow.audio or flow.audio[(lang, Path(file).stem)] != file:
         abort(404)
     folder = Path(flow.path).parent / "prompts" / lang
-    response = send_from_directory(folder, file, max_age=3600)
-    return response
+    # A day: the URL carries the flow's version, so a new recording comes with a new URL.
+    return send_from_directory(folder, file, max_age=86400)
 
 
 @bp.get("/healthz")

@@ -36,6 +36,15 @@ def flow_dir(tmp_path) -> Path:
     return folder
 
 
+def settle(*paths) -> None:
+    """Date files (and everything in folders) a second back, as if saved and left alone since:
+    the line judges an edit only once its files stop changing."""
+    moment = time.time() - 1
+    for path in paths:
+        for file in [path, *(Path(path).rglob("*") if Path(path).is_dir() else ())]:
+            os.utime(file, (moment, moment))
+
+
 @pytest.fixture
 def settings(tmp_path) -> dict:
     """Settings for an app under test: SQLite in tmp, a weekday morning, the shipped flow."""

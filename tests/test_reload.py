@@ -1,7 +1,6 @@
 """Live reload: staff edit the flow while the line takes calls; good edits go live in every
 worker within the deadline, bad or half-written ones never do, and calls go on."""
 import json
-import os
 import re
 import time
 import urllib.request
@@ -10,6 +9,7 @@ import pytest
 
 from ivr.flow import check_flow
 from ivr.store import FlowStore
+from tests.conftest import settle
 
 DEADLINE = 10.0  # seconds: generous for a loaded CI machine; the design target is two
 
@@ -132,15 +132,8 @@ def test_edits_go_live_in_every_worker_bad_ones_never(serve, flow_dir):
     assert body["flow"]["name"] == "Recovery Helpline (edited)" and body["reload_error"] is None
 
 
-def settle(*files) -> None:
-    """Date files a second back, as if saved a moment ago and left alone since."""
-    settled = time.time() - 1
-    for file in files:
-        os.utime(file, (settled, settled))
-
-
 def test_a_file_still_being_written_is_judged_once_it_settles(flow_dir):
-    settle(flow_dir / "call_flows.yaml")
+    settle(flow_dir)
     store = FlowStore(flow_dir / "call_flows.yaml")
     prompt = flow_dir / "prompts" / "en" / "goodbye.txt"
     before = store.flow.text("en", "goodbye")
