@@ -66,12 +66,21 @@ def check(file):
 
 @main.command()
 @click.argument("file", required=False)
+@click.option("--readme", type=click.Path(exists=True, dir_okay=False),
+              help="Write the diagram into this README, between its flow-diagram markers.")
 @staff_errors
-def graph(file):
+def graph(file, readme):
     """Print the call flow as a Mermaid flowchart (GitHub renders it)."""
+    from pathlib import Path
+
     from ivr.flow import load_flow
-    from ivr.graph import mermaid
-    click.echo(mermaid(load_flow(flow_file(file))), nl=False)
+    from ivr.graph import in_readme, mermaid
+    diagram = mermaid(load_flow(flow_file(file)))
+    if not readme:
+        click.echo(diagram, nl=False)
+        return
+    Path(readme).write_text(in_readme(Path(readme).read_text("utf-8"), diagram), "utf-8")
+    click.echo(f"{readme}: the flow diagram is up to date.")
 
 
 @main.command("call")
