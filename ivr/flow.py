@@ -288,6 +288,7 @@ class _Builder:
         keys = {k: self.key(("line", k), line.get(k), d) for k, d in
                 (("counselor_key", "0"), ("repeat_key", "*"))}
         self.check_menus(menus, groups, keys)
+        self.check_language_keys(languages, menus.get(start), keys)
         if menus and start in menus:
             self.check_reach(menus, start)
             self.check_dead_ends(menus, start)
@@ -519,6 +520,26 @@ class _Builder:
             if len(menu.options) > 5:
                 self.warn(path + ("options",), f"menu '{name}' has {len(menu.options)} options; callers "
                           "remember five at most. Consider splitting it.")
+
+    def check_language_keys(self, languages: dict, start, keys: dict) -> None:
+        """A key that chooses a language must mean nothing else where it is offered."""
+        if keys["counselor_key"] == keys["repeat_key"]:
+            self.error(("line", "repeat_key"), f"repeat_key and counselor_key are both {keys['repeat_key']}; "
+                       "give them different keys.")
+        taken = {keys["counselor_key"]: "reaches a counselor", keys["repeat_key"]: "repeats"}
+        for code, lang in languages.items():
+            if lang.key is None:
+                continue
+            where = ("line", "languages", code, "key")
+            if lang.key in taken:
+                self.error(where, f"language '{code}' is chosen with key {lang.key}, but {lang.key} "
+                           f"{taken[lang.key]} in the greeting; pick another key.")
+                continue
+            taken[lang.key] = f"chooses language '{code}'"
+            if start is not None and lang.key in start.options and len(languages) > 1:
+                self.error(("menus", start.name, "options", lang.key), f"menu '{start.name}' uses key "
+                           f"{lang.key} for '{start.options[lang.key]}', but {lang.key} chooses language "
+                           f"'{code}' in the greeting; pick another key.")
 
     def check_reach(self, menus: dict, start: str) -> None:
         """Warn about menus no caller can reach from the start."""

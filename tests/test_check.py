@@ -69,6 +69,12 @@ BROKEN = {
     "repeat key reused": ('      "1": detox_withdrawal', '      "*": detox_withdrawal', None,
                           "menu 'detox' uses key * for 'detox_withdrawal', but * repeats in every menu; "
                           "pick another key.", 1),
+    "language key reused in the start menu": (
+        '      "4": choosing\n', '      "4": choosing\n      "8": rehab\n', '      "8": rehab',
+        "menu 'welcome' uses key 8 for 'rehab', but 8 chooses language 'es' in the greeting; pick another key.", 1),
+    "language key that is the counselor key": (
+        '      key: "8"', '      key: "0"', None,
+        "language 'es' is chosen with key 0, but 0 reaches a counselor in the greeting; pick another key.", 1),
     "more than five options": ('      "4": choosing\n', '      "4": choosing\n      "5": rehab\n      "6": aftercare\n',
                                '    options:\n      "1": detox\n',
                                "warning: menu 'welcome' has 7 options; callers remember five at most. "
