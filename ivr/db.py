@@ -10,12 +10,14 @@ import atexit
 import logging
 import queue
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, String, Table, Text,
                         create_engine, delete, insert, select, update)
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger("ivr.db")
 metadata = MetaData()
@@ -73,7 +75,8 @@ def utcnow() -> datetime:
 
 def connect(url: str) -> Engine:
     """Create an engine for a DATABASE_URL and make sure the schema exists."""
-    options = {"pool_pre_ping": True}
+    # hide_parameters: a failed statement's message never carries a caller's number into a log.
+    options = {"pool_pre_ping": True, "hide_parameters": True}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -146,15 +149,25 @@ def call_started(engine: Engine, call_sid: str, caller_key: str | None) -> None:
                                           caller_key=caller_key, transferred=False))
 
 
+def call_transferred(engine: Engine, call_sid: str) -> None:
+    """Note that the line put this call through to a counselor group."""
+    with engine.begin() as conn:
+        done = conn.execute(update(calls).where(calls.c.call_sid == call_sid).values(transferred=True))
+        if not done.rowcount:
+            conn.execute(insert(calls).values(call_sid=call_sid, started_at=utcnow(), transferred=True))
+
+
 def call_ended(engine: Engine, call_sid: str, status: str, duration: int | None,
                caller_key: str | None) -> None:
     """Record how a call ended: its status, length, and whether it reached a counselor."""
     with engine.begin() as conn:
-        transferred = conn.execute(select(events.c.id).where(
+        row = conn.execute(select(calls.c.transferred).where(calls.c.call_sid == call_sid)).first()
+        transferred = bool(row and row.transferred) or conn.execute(select(events.c.id).where(
             events.c.call_sid == call_sid, events.c.outcome.like("transfer:%"))).first() is not None
         values = dict(ended_at=utcnow(), status=status, duration=duration, transferred=transferred)
-        done = conn.execute(update(calls).where(calls.c.call_sid == call_sid).values(**values))
-        if not done.rowcount:
+        if row:
+            conn.execute(update(calls).where(calls.c.call_sid == call_sid).values(**values))
+        else:
             conn.execute(insert(calls).values(call_sid=call_sid, started_at=utcnow(),
                                               caller_key=caller_key, **values))
 
@@ -238,12 +251,16 @@ class Storage:
         self._lock = threading.RLock()  # sink creation connects the engine under the same lock
 
     @property
+    def down(self) -> bool:
+        """Whether the store failed to connect moments ago (calls skip it for a while)."""
+        return time.monotonic() - self._failed_at < self.RETRY_AFTER
+
+    @property
     def engine(self) -> Engine:
         """The engine, connecting (and creating the schema) on first use."""
+        if self.down:
+            raise ConnectionError("the store was unreachable moments ago; trying again in a few seconds")
         if self._engine is None:
-            import time
-            if time.monotonic() - self._failed_at < self.RETRY_AFTER:
-                raise ConnectionError("the store was unreachable moments ago")
             with self._lock:
                 if self._engine is None:
                     try:
@@ -266,6 +283,16 @@ class Storage:
         """Run a store function; on failure log it (no caller data) and return default."""
         try:
             return func(self.engine, *args)
-        except Exception:
+        except Exception as exc:
+            if _is_connection_error(exc):
+                self._failed_at = time.monotonic()  # don't make the next callers wait on it too
             log.exception("store unavailable: could not %s", what)
             return default
+
+
+def _is_connection_error(exc: Exception) -> bool:
+    """Whether a failure means the store cannot be reached (rather than one bad statement)."""
+    if isinstance(exc, ConnectionError):
+        return True
+    return isinstance(exc, DBAPIError) and (exc.connection_invalidated or
+                                            type(exc.orig).__name__ in ("OperationalError", "InterfaceError"))

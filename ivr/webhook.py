@@ -75,6 +75,8 @@ def _answer(reply: call.Reply, kind: str) -> Response:
                                after_hours=call.is_after_hours(flow, now()))
         except Exception:
             log.exception("could not queue a call event")
+        if reply.outcome.startswith("transfer:"):
+            storage().attempt("note a transfer", db.call_transferred, form["CallSid"][:64])
     return Response(render(reply, flow, _url), mimetype="text/xml")
 
 
@@ -181,11 +183,12 @@ def dialed():
     status = status if status in call.DIAL_STATUSES else "failed"
     index = request.args.get("i", "0")
     index = int(index) if index.isdigit() and len(index) < 3 else 0
-    accepted = False
-    if status in ("completed", "answered"):
+    accepted, seconds = False, request.form.get("DialCallDuration", "")
+    if status in ("completed", "answered"):  # None: the store could not say
         accepted = storage().attempt("read a screened answer", db.was_accepted,
-                                     request.form.get("CallSid", "")[:64], default=False)
-    reply = call.dialed(flow, state, request.args.get("g", ""), index, status, accepted, now())
+                                     request.form.get("CallSid", "")[:64], default=None)
+    reply = call.dialed(flow, state, request.args.get("g", ""), index, status, accepted, now(),
+                        int(seconds) if seconds.isdigit() and len(seconds) < 7 else 0)
     return _answer(reply, "dial")
 
 
