@@ -109,35 +109,38 @@ class EventSink:
             log.warning("event queue full; an event was dropped")
 
     def flush(self) -> None:
-        """Write every queued event now."""
+        """Write every queued event now, and wait for a batch the writer thread holds."""
         batch = []
         while True:
             try:
                 batch.append(self.queue.get_nowait())
             except queue.Empty:
                 break
-        if batch:
-            try:
-                with self.engine.begin() as conn:
-                    conn.execute(insert(events), batch)
-            except Exception:  # the store is down: the calls go on
-                log.exception("could not write %d call events", len(batch))
+        self._write(batch)
+        self.queue.join()
 
     def _run(self) -> None:
         """Wait for events and write them in batches."""
         while True:
-            first = self.queue.get()
-            batch = [first]
+            batch = [self.queue.get()]
             try:
                 while len(batch) < 500:
                     batch.append(self.queue.get(timeout=0.2))
             except queue.Empty:
                 pass
-            try:
+            self._write(batch)
+
+    def _write(self, batch: list) -> None:
+        """Insert a batch of events; a store that is down loses them (logged), never a call."""
+        try:
+            if batch:
                 with self.engine.begin() as conn:
                     conn.execute(insert(events), batch)
-            except Exception:
-                log.exception("could not write %d call events", len(batch))
+        except Exception:
+            log.exception("could not write %d call events", len(batch))
+        finally:
+            for _ in batch:
+                self.queue.task_done()
 
 
 def call_started(engine: Engine, call_sid: str, caller_key: str | None) -> None:
@@ -278,6 +281,13 @@ class Storage:
                 if self._sink is None:
                     self._sink = EventSink(self.engine)
         return self._sink
+
+    def close(self) -> None:
+        """Write the queued events and close the connections (tests, shutdown)."""
+        if self._sink is not None:
+            self._sink.flush()
+        if self._engine is not None:
+            self._engine.dispose()
 
     def attempt(self, what: str, func, *args, default=None):
         """Run a store function; on failure log it (no caller data) and return default."""
