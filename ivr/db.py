@@ -191,23 +191,33 @@ def was_accepted(engine: Engine, call_sid: str) -> bool:
 
 def save_callback(engine: Engine, call_sid: str, caller: str, lang: str, path: str,
                   recording_url: str | None, seconds: int | None) -> None:
-    """Store a voicemail as a callback request (or complete the one its callback made)."""
+    """Store a voicemail as a callback request (or complete the one its status callback made)."""
     with engine.begin() as conn:
         row = conn.execute(select(callbacks.c.id).where(callbacks.c.call_sid == call_sid,
                                                         callbacks.c.recording_url == recording_url)).first()
         if row:
+            conn.execute(update(callbacks).where(callbacks.c.id == row.id).values(caller=caller))
             return
         conn.execute(insert(callbacks).values(
             created_at=utcnow(), call_sid=call_sid, caller=caller, lang=lang, path=path,
             recording_url=recording_url, recording_seconds=seconds, status="new"))
 
 
-def recording_done(engine: Engine, call_sid: str, recording_url: str, seconds: int | None) -> None:
-    """Fill in a finished recording's length (the recording status callback)."""
+def recording_done(engine: Engine, call_sid: str, recording_url: str, seconds: int | None,
+                   lang: str = "", path: str = "") -> None:
+    """Fill in a finished recording's length (the recording status callback).
+
+    If the Record action could not store the request (the store was down then, or this
+    callback came first), keep the message anyway: staff hear the number in the message.
+    """
     with engine.begin() as conn:
-        conn.execute(update(callbacks).where(callbacks.c.call_sid == call_sid,
-                                             callbacks.c.recording_url == recording_url)
-                     .values(recording_seconds=seconds, updated_at=utcnow()))
+        done = conn.execute(update(callbacks).where(callbacks.c.call_sid == call_sid,
+                                                    callbacks.c.recording_url == recording_url)
+                            .values(recording_seconds=seconds, updated_at=utcnow()))
+        if not done.rowcount:
+            conn.execute(insert(callbacks).values(
+                created_at=utcnow(), call_sid=call_sid, lang=lang, path=path,
+                recording_url=recording_url, recording_seconds=seconds, status="new"))
 
 
 def list_callbacks(engine: Engine, status: str | None = None) -> list[dict]:
@@ -250,13 +260,14 @@ class Storage:
         self.url = url
         self._engine: Engine | None = None
         self._sink: EventSink | None = None
-        self._failed_at = 0.0
+        self._failed_at: float | None = None  # when connecting last failed
         self._lock = threading.RLock()  # sink creation connects the engine under the same lock
 
     @property
     def down(self) -> bool:
         """Whether the store failed to connect moments ago (calls skip it for a while)."""
-        return time.monotonic() - self._failed_at < self.RETRY_AFTER
+        failed = self._failed_at
+        return failed is not None and time.monotonic() - failed < self.RETRY_AFTER
 
     @property
     def engine(self) -> Engine:

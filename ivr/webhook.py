@@ -220,8 +220,9 @@ def recorded():
     has_message = bool(form.get("RecordingUrl")) and not request.args.get("empty")
     if has_message:
         seconds = form.get("RecordingDuration", "")
-        storage().attempt(
-            "store a callback request", db.save_callback, form.get("CallSid", "")[:64],
+        storage().attempt(  # the CallSid lets an operator find a lost message in Twilio's console
+            f"store the callback request of CallSid {form.get('CallSid', '-')[:64]}",
+            db.save_callback, form.get("CallSid", "")[:64],
             form.get("From", "")[:32], state.lang, ".".join(state.path), form["RecordingUrl"][:500],
             int(seconds) if seconds.isdigit() else None)
     return _answer(call.recorded(flow, state, has_message, now()), "record")
@@ -232,10 +233,13 @@ def recorded():
 def recording():
     """Twilio's recording status callback: the finished recording's length."""
     form = request.form
-    if form.get("RecordingUrl") and form.get("CallSid"):
+    finished = form.get("RecordingStatus", "completed") == "completed"  # not "absent" (silent)
+    if finished and form.get("RecordingUrl") and form.get("CallSid"):
         seconds = form.get("RecordingDuration", "")
-        storage().attempt("update a recording", db.recording_done, form["CallSid"][:64],
-                          form["RecordingUrl"][:500], int(seconds) if seconds.isdigit() else None)
+        state = call.read_state(current_flow(), request.args)
+        storage().attempt(f"update the recording of CallSid {form['CallSid'][:64]}", db.recording_done,
+                          form["CallSid"][:64], form["RecordingUrl"][:500],
+                          int(seconds) if seconds.isdigit() else None, state.lang, ".".join(state.path))
     return Response("<Response/>", mimetype="text/xml")
 
 
