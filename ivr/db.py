@@ -305,15 +305,14 @@ class Storage:
         try:
             return func(self.engine, *args)
         except Exception as exc:
-            if _is_connection_error(exc):
+            if not self.url.startswith("sqlite") and _is_connection_error(exc):
                 self._failed_at = time.monotonic()  # don't make the next callers wait on it too
             log.exception("store unavailable: could not %s", what)
             return default
 
 
 def _is_connection_error(exc: Exception) -> bool:
-    """Whether a failure means the store cannot be reached (rather than one bad statement)."""
-    if isinstance(exc, ConnectionError):
-        return True
-    return isinstance(exc, DBAPIError) and (exc.connection_invalidated or
-                                            type(exc.orig).__name__ in ("OperationalError", "InterfaceError"))
+    """Whether a failure means a database server cannot be reached (not one bad statement)."""
+    if not isinstance(exc, DBAPIError) or exc.orig is None:
+        return False
+    return exc.connection_invalidated or type(exc.orig).__name__ in ("OperationalError", "InterfaceError")

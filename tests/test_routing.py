@@ -250,3 +250,32 @@ def test_status_records_a_call_that_only_heard_guidance(line):
     call.hang_up(duration=75)
     row = _call_row(engine, call.call_sid)
     assert (row["status"], row["duration"], row["transferred"]) == ("completed", 75, False)
+
+
+# -- through gunicorn, two workers sharing PostgreSQL -------------------------------------------
+
+@pytest.mark.slow
+def test_screened_answer_and_voicemail_across_gunicorn_workers_on_postgresql(serve, postgres_url, runner):
+    from ivr.cli import main
+    from tests.conftest import PUBLIC_URL, ROOT, TOKEN
+    server = serve({"DATABASE_URL": postgres_url, "TWILIO_AUTH_TOKEN": TOKEN,
+                    "IVR_PUBLIC_URL": PUBLIC_URL}, workers=2)
+    talked = server.phone(auth_token=TOKEN, caller=CALLER)
+    talked.dial_in()
+    talked.press("3")
+    talked.press("0")
+    talked.ring_ends("completed", counselor_keys="1")
+    assert "Thank you for calling" in talked.said() and talked.heard[-1].kind == "hangup"
+    left = server.phone(auth_token=TOKEN, caller="+15557654321")
+    left.dial_in()
+    left.press("0")
+    left.ring_ends("completed", counselor_keys="")  # a phone's voicemail picked up: declined
+    left.ring_ends("no-answer")
+    left.stay_silent()
+    left.leave_message(41)
+    link = next(form["RecordingUrl"] for _, form in left.requests if "RecordingUrl" in form)
+    listed = runner.invoke(main, ["callbacks"], env={"DATABASE_URL": postgres_url,
+                                                     "IVR_CALL_FLOWS": str(ROOT / "call_flows.yaml")})
+    row = next(line for line in listed.output.splitlines() if link in line)
+    assert "+15557654321" in row and "41s" in row and " new " in row
+    assert CALLER not in server.log_path.read_text() and "+15557654321" not in server.log_path.read_text()
