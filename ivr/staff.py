@@ -96,7 +96,7 @@ helpline phone, and share them with nobody outside the team.</p>
 <td>{{ row.length or '-' }}</td><td>{{ row.status_words }}</td>
 <td><form method="post" action="{{ url_for('staff.mark', callback_id=row.id) }}">
 {% for code, words in statuses.items() if code != row.status %}
-<button type="submit" name="status" value="{{ code }}" aria-label="Mark callback {{ row.id }} {{ words|lower }}">Mark {{ words|lower }}</button>
+<button type="submit" name="status" value="{{ code }}">Mark #{{ row.id }} {{ words|lower }}</button>
 {% endfor %}
 </form></td>
 </tr>
