@@ -36,6 +36,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     from ivr import webhook
     app.register_blueprint(webhook.bp)
+    from ivr import staff  # the callback list for staff (/staff/callbacks)
+    app.register_blueprint(staff.bp)
     return app
 
 
