@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import tempfile
 import textwrap
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -222,23 +221,9 @@ def quiet_app(settings: dict):
         app = create_app(settings)
         try:
             yield app
-        finally:
-            _settle(app)
+        finally:  # write the call's events before a temporary database goes away
+            app.extensions["ivr.db"].close()
     finally:
         logger.level, logger.handlers = saved
         if folder is not None:
             folder.cleanup()
-
-
-def _settle(app) -> None:
-    """Let the background event writer finish before its temporary database goes away."""
-    storage = app.extensions["ivr.db"]
-    sink = storage._sink
-    if sink is None:
-        return
-    deadline = time.monotonic() + 2
-    while not sink.queue.empty() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)  # the writer waits 0.2 s for more events before it writes a batch
-    sink.flush()
-    storage.engine.dispose()

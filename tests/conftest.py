@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 import uuid
+import wave
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,15 @@ def settle(*paths) -> None:
     for path in paths:
         for file in [path, *(Path(path).rglob("*") if Path(path).is_dir() else ())]:
             os.utime(file, (moment, moment))
+
+
+def tiny_wav(path, seconds: float = 0.1) -> None:
+    """Write a short silent 8 kHz mono WAV, the kind Twilio plays."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\0\0" * int(8000 * seconds))
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """Recorded prompts: played instead of text-to-speech, served with caching headers, and the
 text again when the recording is gone."""
-import wave
 from urllib.parse import urlsplit
 
 import pytest
@@ -8,16 +7,7 @@ import pytest
 from ivr import create_app
 from ivr.cli import main
 from ivr.phone import Phone, client_post
-from tests.conftest import settle
-
-
-def tiny_wav(path, seconds: float = 0.1) -> None:
-    """Write a short silent 8 kHz mono WAV, the kind Twilio plays."""
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes(b"\0\0" * int(8000 * seconds))
+from tests.conftest import settle, tiny_wav
 
 
 @pytest.fixture

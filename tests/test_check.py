@@ -1,11 +1,10 @@
 """`ivr check` through the real command line: one broken file per kind of problem, each
 named at its exact line with what to do, and a non-zero exit; warnings print but pass."""
-import wave
 
 import pytest
 
 from ivr.cli import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, tiny_wav
 
 MENTAL_HEALTH = """
   mental_health:
@@ -246,15 +245,6 @@ def test_a_greeting_that_never_says_the_counselor_key_is_flagged(flow_dir, runne
     result = runner.invoke(main, ["check", str(flow_dir / "call_flows.yaml")])
     assert "en: NEVER TOLD in hours" in result.output
     assert "warning: callers in 'en' (in hours) never hear the counselor key in the greeting" in result.output
-
-
-def tiny_wav(path, seconds: float = 0.1) -> None:
-    """Write a short silent 8 kHz mono WAV, the kind Twilio plays."""
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes(b"\0\0" * int(8000 * seconds))
 
 
 def test_check_reports_recorded_prompts_and_strays(flow_dir, runner):

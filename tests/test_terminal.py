@@ -104,3 +104,12 @@ def test_voice_route_ignores_a_language_the_flow_does_not_speak(phone):
     call_ = phone(voice_path="/voice?l=xx")
     call_.dial_in()
     assert call_.heard[0].lang == "en-US"
+
+
+def test_on_a_server_with_signatures_the_terminal_signs_like_twilio(runner, monkeypatch):
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "a-real-looking-token")
+    monkeypatch.setenv("IVR_PUBLIC_URL", "https://ivr.example.org")
+    result = call(runner, "--at", WEEKDAY_MORNING, "--keys", "2,0,answer")
+    assert result.exit_code == 0, result.output
+    assert "counselor hears: Recovery Helpline call, about rehab." in result.output
+    assert result.output.splitlines()[-1] == "-- the call has ended --"
