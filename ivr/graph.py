@@ -11,9 +11,10 @@ def node_id(name: str) -> str:
 
 def mermaid(flow: Flow) -> str:
     """Return the flow as Mermaid `flowchart TD` text, the same for CLI, README and browser."""
-    lines = ["flowchart TD", f'  call(["Call comes in"]) --> {node_id(flow.start)}']
+    # "incoming", not "call": call is a Mermaid keyword (click callbacks) and breaks the parse.
+    lines = ["flowchart TD", f'  incoming(["Call comes in"]) --> {node_id(flow.start)}']
     if flow.hours is not None:
-        lines.append(f'  call -. "after hours: closed notice" .-> {node_id(flow.start)}')
+        lines.append(f'  incoming -. "after hours: closed notice" .-> {node_id(flow.start)}')
     for name, menu in flow.menus.items():
         lines.append(f'  {node_id(name)}["{_label(name)}"]')
     for name, menu in flow.menus.items():
@@ -29,7 +30,8 @@ def mermaid(flow: Flow) -> str:
         lines.append(f'  counselor -- "{when}" --> {node_id("g_" + group)}')
     for name, group in flow.groups.items():
         screened = ", screened" if group.screen else ""
-        lines.append(f'  {node_id("g_" + name)}[/"ring {_label(name)} ({len(group.numbers)} phones{screened})"/]')
+        phones = f"{len(group.numbers)} phone" + ("" if len(group.numbers) == 1 else "s")
+        lines.append(f'  {node_id("g_" + name)}[/"ring {_label(name)} ({phones}{screened})"/]')
         nxt = "voicemail" if group.then == VOICEMAIL else node_id("g_" + group.then)
         lines.append(f'  {node_id("g_" + name)} -- "no answer" --> {nxt}')
     lines.append('  voicemail[("Voicemail: message for a callback")]')
