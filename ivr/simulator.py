@@ -30,6 +30,10 @@ bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 
 MAX_BODY = 64 * 1024
 MAX_WORDS = 200
+# What each action needs the call to be waiting for (None: a new call).
+NEEDS = {"call": None, "press": ("gather",), "say": ("gather",), "silence": ("gather", "record"),
+         "answer": ("dial",), "no_answer": ("dial",), "message": ("record",),
+         "hang_up": ("gather", "dial", "record")}
 CALLER = "+15550100000"  # fictional: simulated calls come from no real phone
 PLACES = {call.VOICEMAIL_NODE: "the voicemail notice", call.SAVED_NODE: "after the message"}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -112,6 +116,9 @@ def _body() -> dict:
 def _run(flow: Flow, body: dict) -> dict:
     """Start or resume the call, act, and describe what happened."""
     action = str(body.get("do", ""))
+    if action not in NEEDS:
+        raise SimulatorError(f"'{action[:40]}' is not something the browser phone does; use one of "
+                             f"{', '.join(NEEDS)}.")
     store = ScratchStore()
     try:
         if action == "call":
@@ -172,13 +179,8 @@ def _post(store: ScratchStore, at: str | None):
 
 def _act(phone: Phone, action: str, body: dict) -> dict | None:
     """Check the action fits what the call waits for; return the caller's own line."""
-    needs = {"call": None, "press": "gather", "say": "gather", "silence": ("gather", "record"),
-             "answer": "dial", "no_answer": "dial", "message": "record", "hang_up": ("gather", "dial", "record")}
-    if action not in needs:
-        raise SimulatorError(f"'{action}' is not something the browser phone does; use one of "
-                             f"{', '.join(needs)}.")
-    need = needs[action]
-    if need and phone.waiting not in (need if isinstance(need, tuple) else (need,)):
+    need = NEEDS[action]
+    if need and phone.waiting not in need:
         now = phone.waiting or "nothing: the call has ended"
         raise SimulatorError(f"The call is waiting for {now}, so '{action}' does not fit. "
                              "Place a new call if it has ended.", 409)
