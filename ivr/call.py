@@ -155,12 +155,14 @@ def answer(flow: Flow, state: CallState, digits, speech, now: datetime) -> Reply
         return _voicemail_choice(flow, state, key, now)
     if key == flow.counselor_key or key == COUNSELOR:
         return transfer(flow, state, now, "asked")
-    if key == flow.repeat_key:
-        return _menu(flow, replace(state, tries=0), now, full=True, outcome="repeated")
     if state.node == SAVED_NODE:
         if key == GUIDANCE_KEY:
             return _menu(flow, state.at(flow.start), now, full=True, outcome="chose")
+        if key == flow.repeat_key:
+            return _saved(flow, replace(state, tries=0), "repeated")
         return _failed(flow, state, now, "wrong_key")
+    if key == flow.repeat_key:
+        return _menu(flow, replace(state, tries=0), now, full=True, outcome="repeated")
     if key in _language_keys(flow, state):
         new = CallState(flow.start, _language_keys(flow, state)[key], 0, state.path)
         return _menu(flow, new, now, full=True, outcome="language")

@@ -30,7 +30,7 @@ ROUTES = {"answer": "voice.answer", "silence": "voice.silence", "dialed": "voice
           "whisper": "voice.whisper", "screened": "voice.screened", "recorded": "voice.recorded",
           "recording": "voice.recording", "audio": "voice.audio"}
 SID = re.compile(r"[A-Za-z0-9]{1,64}")
-FALLBACK_TEXT = "We're sorry, something went wrong on our end. Connecting you to a counselor."
+FALLBACK_TEXT = "We are sorry, something went wrong, so we are connecting you to a counselor now."
 
 
 # -- helpers the views share ----------------------------------------------------------------
@@ -267,17 +267,14 @@ def fallback():
 
 
 def _fallback_message() -> str:
-    """When the fallback's ring finds nobody: record a message for a callback."""
+    """When the fallback's ring finds nobody: the voicemail notice, then a recording."""
     from twilio.twiml.voice_response import VoiceResponse
-    store = current_app.extensions.get("ivr.store")
-    flow = getattr(store, "flow", None)
-    response = VoiceResponse()
+    flow = getattr(current_app.extensions.get("ivr.store"), "flow", None)
     if flow is not None:
-        lang = flow.languages[flow.default_language]
-        response.say(flow.text(lang.code, flow.messages["voicemail_intro"]), voice=lang.voice,
-                     language=lang.speech)
-    else:
-        response.say("Please leave a message after the tone, and we will call you back.")
+        state = call.CallState(flow.start, flow.default_language)
+        return render(call.voicemail(flow, state, now(), busy=True), flow, _url)
+    response = VoiceResponse()
+    response.say("Please leave a message after the tone, and we will call you back.")
     response.record(action=url_for("voice.recorded"), method="POST", max_length=120,
                     finish_on_key="#", play_beep=True)
     response.redirect(url_for("voice.recorded", empty="1"), method="POST")
