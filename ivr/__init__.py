@@ -37,6 +37,8 @@ def create_app(config: dict | None = None) -> Flask:
     from ivr import simulator, webhook
     app.register_blueprint(webhook.bp)
     app.register_blueprint(simulator.bp)
+    from ivr import staff  # the callback list for staff (/staff/callbacks)
+    app.register_blueprint(staff.bp)
     return app
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import datetime
 from functools import wraps
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.config import DEFAULTS, SettingsError
 from ivr.problem import FlowError
@@ -24,6 +24,11 @@ def staff_errors(func):
             sys.exit(1)
         except (SettingsError, ValueError, OSError) as exc:
             click.echo(f"ivr: {exc}", err=True)
+            sys.exit(1)
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            click.echo(f"ivr: the database could not be used ({reason}). Check that it is running "
+                       "and that DATABASE_URL points at it.", err=True)
             sys.exit(1)
     return run
 
@@ -81,17 +86,19 @@ def callbacks(ctx, status):
     if ctx.invoked_subcommand:
         return
     from ivr import db
+    from ivr.staff import callback_view
     rows = db.list_callbacks(db.connect(database_url()), None if status == "all" else status)
     if not rows:
         click.echo("No callback requests.")
         return
     zone = _desk_zone()
-    for row in rows:
-        when = row["created_at"]
-        when = when.astimezone(zone) if when.tzinfo else when
-        seconds = f"{row['recording_seconds']}s" if row["recording_seconds"] is not None else "?s"
-        click.echo(f"#{row['id']:<4} {when:%Y-%m-%d %H:%M} {row['status']:<11} {row['caller'] or '-':<14} "
-                   f"{row['lang'] or '-':<3} {seconds:>5}  {row['recording_url'] or '-'}  via {row['path'] or '-'}")
+    click.echo(f"{'#':<5} {'when (' + str(zone) + ')':<22} {'status':<11} {'number':<14} lang "
+               f"{'length':>6}  recording  (heard)")
+    for row in map(lambda r: callback_view(r, zone), rows):
+        click.echo(f"{row['id']:<5} {row['when']:<22} {row['status']:<11} {row['caller'] or '-':<14} "
+                   f"{row['lang'] or '-':<4} {row['length'] or '?':>6}  {row['recording'] or '-'}"
+                   f"  ({row['path'] or '-'})")
+    click.echo("Mark one done with: ivr callbacks done ID   (or --status closed)")
 
 
 @callbacks.command("done")
@@ -121,13 +128,9 @@ def purge(days):
 
 def _desk_zone():
     """The desk's timezone from the call-flow file, or the machine's local zone."""
-    from zoneinfo import ZoneInfo
-
     from ivr.flow import check_flow
-    flow, _ = check_flow(flow_file(None))
-    if flow is not None and flow.hours is not None:
-        return ZoneInfo(flow.hours.timezone)
-    return datetime.now().astimezone().tzinfo
+    from ivr.staff import desk_zone
+    return desk_zone(check_flow(flow_file(None))[0])
 
 
 if __name__ == "__main__":

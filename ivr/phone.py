@@ -79,16 +79,21 @@ class Phone:
         self.heard.append(Heard("wait", "silence"))
         return self._run()
 
-    def ring_ends(self, status: str = "no-answer", counselor_keys: str | None = None) -> list[Heard]:
-        """Finish the current Dial: nobody answers, busy, or a counselor answers the whisper."""
+    def ring_ends(self, status: str = "no-answer", counselor_keys: str | None = None,
+                  duration: int = 120) -> list[Heard]:
+        """Finish the current Dial: nobody answers, busy, or a counselor answers the whisper.
+
+        A screened leg that is declined was still answered, so Twilio reports it `completed`,
+        only short (the whisper's length).
+        """
         self._need("dial")
         dial = self._pending
         if status == "completed" and counselor_keys is not None:
             self.counselor_answers(counselor_keys)
-            status = "completed" if self._counselor_took else "no-answer"
+            duration = duration if self._counselor_took else 12
         form = {"DialCallStatus": status, "DialCallSid": sid("CA")}
         if status == "completed":
-            form["DialCallDuration"] = "120"
+            form["DialCallDuration"] = str(duration)
         action = dial.get("action")
         if not action:
             return self._run()

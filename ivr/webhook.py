@@ -75,6 +75,8 @@ def _answer(reply: call.Reply, kind: str) -> Response:
                                after_hours=call.is_after_hours(flow, now()))
         except Exception:
             log.exception("could not queue a call event")
+        if reply.outcome.startswith("transfer:"):
+            storage().attempt("note a transfer", db.call_transferred, form["CallSid"][:64])
     return Response(render(reply, flow, _url), mimetype="text/xml")
 
 
@@ -183,11 +185,12 @@ def dialed():
     status = status if status in call.DIAL_STATUSES else "failed"
     index = request.args.get("i", "0")
     index = int(index) if index.isdigit() and len(index) < 3 else 0
-    accepted = False
-    if status in ("completed", "answered"):
+    accepted, seconds = False, request.form.get("DialCallDuration", "")
+    if status in ("completed", "answered"):  # None: the store could not say
         accepted = storage().attempt("read a screened answer", db.was_accepted,
-                                     request.form.get("CallSid", "")[:64], default=False)
-    reply = call.dialed(flow, state, request.args.get("g", ""), index, status, accepted, now())
+                                     request.form.get("CallSid", "")[:64], default=None)
+    reply = call.dialed(flow, state, request.args.get("g", ""), index, status, accepted, now(),
+                        int(seconds) if seconds.isdigit() and len(seconds) < 7 else 0)
     return _answer(reply, "dial")
 
 
@@ -219,8 +222,9 @@ def recorded():
     has_message = bool(form.get("RecordingUrl")) and not request.args.get("empty")
     if has_message:
         seconds = form.get("RecordingDuration", "")
-        storage().attempt(
-            "store a callback request", db.save_callback, form.get("CallSid", "")[:64],
+        storage().attempt(  # the CallSid lets an operator find a lost message in Twilio's console
+            f"store the callback request of CallSid {form.get('CallSid', '-')[:64]}",
+            db.save_callback, form.get("CallSid", "")[:64],
             form.get("From", "")[:32], state.lang, ".".join(state.path), form["RecordingUrl"][:500],
             int(seconds) if seconds.isdigit() else None)
     return _answer(call.recorded(flow, state, has_message, now()), "record")
@@ -231,10 +235,13 @@ def recorded():
 def recording():
     """Twilio's recording status callback: the finished recording's length."""
     form = request.form
-    if form.get("RecordingUrl") and form.get("CallSid"):
+    finished = form.get("RecordingStatus", "completed") == "completed"  # not "absent" (silent)
+    if finished and form.get("RecordingUrl") and form.get("CallSid"):
         seconds = form.get("RecordingDuration", "")
-        storage().attempt("update a recording", db.recording_done, form["CallSid"][:64],
-                          form["RecordingUrl"][:500], int(seconds) if seconds.isdigit() else None)
+        state = call.read_state(current_flow(), request.args)
+        storage().attempt(f"update the recording of CallSid {form['CallSid'][:64]}", db.recording_done,
+                          form["CallSid"][:64], form["RecordingUrl"][:500],
+                          int(seconds) if seconds.isdigit() else None, state.lang, ".".join(state.path))
     return Response("<Response/>", mimetype="text/xml")
 
 
