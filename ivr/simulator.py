@@ -136,15 +136,13 @@ def _run(flow: Flow, body: dict) -> dict:
             _drive(phone, action, body)
         except CallDropped as exc:
             phone.waiting, error = None, str(exc)
-        lines = ([you] if you else []) + _lines(flow, phone, phone.heard[start:])
+        lines = [you] + _lines(flow, phone, phone.heard[start:])
         if error:
             lines.append({"kind": "error", "text": f"The line failed: {error}. Twilio would play "
                           "its application error and the caller would go to the fallback."})
         lines += _waiting(flow, phone)
-        position = phone.position()
-        return {"lines": lines, "waiting": phone.waiting, "when": when,
-                "where": _where(flow, phone),
-                "call": {"phone": position, "at": at} if phone.waiting else None}
+        return {"lines": lines, "waiting": phone.waiting, "when": when, "where": _where(flow, phone),
+                "call": {"phone": phone.position(), "at": at} if phone.waiting else None}
     finally:
         store.close()
 
@@ -177,7 +175,7 @@ def _post(store: ScratchStore, at: str | None):
     return functools.partial(client_post(current_app.test_client()), environ=environ)
 
 
-def _act(phone: Phone, action: str, body: dict) -> dict | None:
+def _act(phone: Phone, action: str, body: dict) -> dict:
     """Check the action fits what the call waits for; return the caller's own line."""
     need = NEEDS[action]
     if need and phone.waiting not in need:
