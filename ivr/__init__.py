@@ -34,8 +34,9 @@ def create_app(config: dict | None = None) -> Flask:
             "TWILIO_AUTH_TOKEN is not set: webhooks accept unsigned requests. Fine for development, "
             "never for a real number.")
 
-    from ivr import webhook
+    from ivr import simulator, webhook
     app.register_blueprint(webhook.bp)
+    app.register_blueprint(simulator.bp)
     from ivr import staff  # the callback list for staff (/staff/callbacks)
     app.register_blueprint(staff.bp)
     return app

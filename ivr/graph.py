@@ -26,9 +26,10 @@ def in_readme(text: str, diagram: str) -> str:
 def mermaid(flow: Flow) -> str:
     """Return the flow as Mermaid `flowchart TD` text, the same for CLI, README and browser."""
     start = node_id(flow.start)
-    lines = ["flowchart TD", f'  call(["Call comes in"]) --> {start}']
+    # "incoming", not "call": call is a Mermaid keyword (click callbacks) and breaks the parse.
+    lines = ["flowchart TD", f'  incoming(["Call comes in"]) --> {start}']
     if flow.hours is not None:
-        lines.append(f'  call -. "after hours ({_label(flow.hours.timezone)}): closed notice first" .-> {start}')
+        lines.append(f'  incoming -. "after hours ({_label(flow.hours.timezone)}): closed notice first" .-> {start}')
     offers = [f"{lang.key}: {code}" for code, lang in flow.languages.items() if lang.key]
     if len(flow.languages) > 1 and offers:
         lines.append(f'  {start} -. "{", ".join(offers)}: the greeting in that language" .-> {start}')

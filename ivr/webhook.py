@@ -44,8 +44,8 @@ def current_flow() -> Flow:
 
 
 def storage() -> db.Storage:
-    """This process's store."""
-    return current_app.extensions["ivr.db"]
+    """This process's store, or the browser phone's scratch store (its calls are kept nowhere)."""
+    return request.environ.get("ivr.storage") or current_app.extensions["ivr.db"]
 
 
 def now() -> datetime:
@@ -154,7 +154,7 @@ def voice():
         key = caller_key(current_app.config["IVR_SECRET_KEY"], request.form.get("From"))
         storage().attempt("note a new call", db.call_started, sid, key)
     flow = current_flow()
-    lang = request.args.get("l")  # a number (or `ivr call --lang`) may start the call in a language
+    lang = request.args.get("l")  # a number for one language points at /voice?l=es
     return _answer(call.greet(flow, now(), lang if lang in flow.languages else None), "call")
 
 

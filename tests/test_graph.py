@@ -23,7 +23,7 @@ def test_graph_draws_menus_keys_transfers_voicemail_and_after_hours(runner):
     assert 'm_welcome["welcome<br/><i>the main menu</i>"]' in out
     assert 'm_detox -- "1" --> m_detox_withdrawal' in out
     assert 'm_welcome -- "0" --> counselor' in out
-    assert 'call -. "after hours (America/New_York): closed notice first" .-> m_welcome' in out
+    assert 'incoming -. "after hours (America/New_York): closed notice first" .-> m_welcome' in out
     assert 'm_welcome -. "7: en, 8: es: the greeting in that language" .-> m_welcome' in out
     assert 'counselor -- "in hours" --> m_g_desk' in out and 'counselor -- "after hours" --> m_g_on_call' in out
     assert 'm_g_desk[/"ring desk<br/>2 phones, 25 s, screened"/]' in out
