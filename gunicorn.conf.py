@@ -37,3 +37,10 @@ control_socket_disable = True
 # call-flow file on disk has a broken edit (a worker loading it anew would fail to boot and
 # take the whole line down with it).
 preload_app = True
+
+
+def post_worker_init(worker):
+    """Each worker watches the call-flow files itself, so every worker takes an edit within 2 s."""
+    store = worker.wsgi.extensions.get("ivr.store")
+    if store is not None:
+        store.watch()

@@ -37,8 +37,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["ivr.db"] = Storage(settings["DATABASE_URL"])
     _warn_about(settings)
 
-    from ivr import staff, webhook
+    from ivr import simulator, staff, webhook
     app.register_blueprint(webhook.bp)
+    app.register_blueprint(simulator.bp)
     app.register_blueprint(staff.bp)
     return app
 

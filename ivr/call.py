@@ -29,6 +29,9 @@ SPOKEN_KEYS = {
     "4": ("four", "cuatro"), "5": ("five", "cinco"), "6": ("six", "seis"), "7": ("seven", "siete"),
     "8": ("eight", "ocho"), "9": ("nine", "nueve"),
 }
+# A screened leg that lasted this long was a conversation: a whisper (at most ~10 s of
+# speech plus its 8 s wait) that ends in a decline is always shorter.
+TALK_SECONDS = 45
 DIAL_STATUSES = ("completed", "answered", "busy", "no-answer", "failed", "canceled")
 
 
@@ -179,12 +182,14 @@ def answer(flow: Flow, state: CallState, digits, speech, now: datetime) -> Reply
         return _voicemail_choice(flow, state, key, now)
     if key == flow.counselor_key or key == COUNSELOR:
         return transfer(flow, state, now, "asked")
-    if key == flow.repeat_key:
-        return _menu(flow, replace(state, tries=0), now, full=True, outcome="repeated")
     if state.node == SAVED_NODE:
         if key == GUIDANCE_KEY:
             return _menu(flow, state.at(flow.start), now, full=True, outcome="chose")
+        if key == flow.repeat_key:
+            return _saved(flow, replace(state, tries=0), "repeated")
         return _failed(flow, state, now, "wrong_key")
+    if key == flow.repeat_key:
+        return _menu(flow, replace(state, tries=0), now, full=True, outcome="repeated")
     if key in _language_keys(flow, state):
         new = CallState(flow.start, _language_keys(flow, state)[key], 0, state.path)
         return _menu(flow, new, now, full=True, outcome="language")
@@ -215,11 +220,18 @@ def transfer(flow: Flow, state: CallState, now: datetime, reason: str) -> Reply:
 
 
 def dialed(flow: Flow, state: CallState, group: str, index: int, status: str,
-           accepted: bool, now: datetime) -> Reply:
-    """After a ring: end politely if a counselor took the call, else lead on."""
+           accepted: bool | None, now: datetime, seconds: int = 0) -> Reply:
+    """After a ring: end politely if a counselor took the call, else lead on.
+
+    With screening, `completed` alone may be a declined whisper or a phone's voicemail, so
+    only a counselor's 1 counts; `accepted` is None when the store could not tell, and
+    then only a leg longer than any whisper counts as a talk.
+    """
     if group not in flow.groups:
         return transfer(flow, state, now, "again")
     ring = flow.groups[group]
+    if accepted is None:
+        accepted = seconds >= TALK_SECONDS
     if status in ("completed", "answered") and (accepted or not ring.screen):
         return Reply(Hangup(), (_say(flow, state.lang, "goodbye"),), outcome="talked", node=state.node)
     if ring.order == "in_turn" and index + 1 < len(ring.numbers):

@@ -10,12 +10,14 @@ import atexit
 import logging
 import queue
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, String, Table, Text,
                         create_engine, delete, insert, select, update)
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger("ivr.db")
 metadata = MetaData()
@@ -73,8 +75,7 @@ def utcnow() -> datetime:
 
 def connect(url: str) -> Engine:
     """Create an engine for a DATABASE_URL and make sure the schema exists."""
-    # hide_parameters: a failed write's error message (which we log) must not carry the
-    # values it tried to write, such as a caller's number.
+    # hide_parameters: a failed statement's message never carries a caller's number into a log.
     options = {"pool_pre_ping": True, "hide_parameters": True}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -108,35 +109,38 @@ class EventSink:
             log.warning("event queue full; an event was dropped")
 
     def flush(self) -> None:
-        """Write every queued event now."""
+        """Write every queued event now, and wait for a batch the writer thread holds."""
         batch = []
         while True:
             try:
                 batch.append(self.queue.get_nowait())
             except queue.Empty:
                 break
-        if batch:
-            try:
-                with self.engine.begin() as conn:
-                    conn.execute(insert(events), batch)
-            except Exception:  # the store is down: the calls go on
-                log.exception("could not write %d call events", len(batch))
+        self._write(batch)
+        self.queue.join()
 
     def _run(self) -> None:
         """Wait for events and write them in batches."""
         while True:
-            first = self.queue.get()
-            batch = [first]
+            batch = [self.queue.get()]
             try:
                 while len(batch) < 500:
                     batch.append(self.queue.get(timeout=0.2))
             except queue.Empty:
                 pass
-            try:
+            self._write(batch)
+
+    def _write(self, batch: list) -> None:
+        """Insert a batch of events; a store that is down loses them (logged), never a call."""
+        try:
+            if batch:
                 with self.engine.begin() as conn:
                     conn.execute(insert(events), batch)
-            except Exception:
-                log.exception("could not write %d call events", len(batch))
+        except Exception:
+            log.exception("could not write %d call events", len(batch))
+        finally:
+            for _ in batch:
+                self.queue.task_done()
 
 
 def call_started(engine: Engine, call_sid: str, caller_key: str | None) -> None:
@@ -148,15 +152,25 @@ def call_started(engine: Engine, call_sid: str, caller_key: str | None) -> None:
                                           caller_key=caller_key, transferred=False))
 
 
+def call_transferred(engine: Engine, call_sid: str) -> None:
+    """Note that the line put this call through to a counselor group."""
+    with engine.begin() as conn:
+        done = conn.execute(update(calls).where(calls.c.call_sid == call_sid).values(transferred=True))
+        if not done.rowcount:
+            conn.execute(insert(calls).values(call_sid=call_sid, started_at=utcnow(), transferred=True))
+
+
 def call_ended(engine: Engine, call_sid: str, status: str, duration: int | None,
                caller_key: str | None) -> None:
     """Record how a call ended: its status, length, and whether it reached a counselor."""
     with engine.begin() as conn:
-        transferred = conn.execute(select(events.c.id).where(
+        row = conn.execute(select(calls.c.transferred).where(calls.c.call_sid == call_sid)).first()
+        transferred = bool(row and row.transferred) or conn.execute(select(events.c.id).where(
             events.c.call_sid == call_sid, events.c.outcome.like("transfer:%"))).first() is not None
         values = dict(ended_at=utcnow(), status=status, duration=duration, transferred=transferred)
-        done = conn.execute(update(calls).where(calls.c.call_sid == call_sid).values(**values))
-        if not done.rowcount:
+        if row:
+            conn.execute(update(calls).where(calls.c.call_sid == call_sid).values(**values))
+        else:
             conn.execute(insert(calls).values(call_sid=call_sid, started_at=utcnow(),
                                               caller_key=caller_key, **values))
 
@@ -177,23 +191,33 @@ def was_accepted(engine: Engine, call_sid: str) -> bool:
 
 def save_callback(engine: Engine, call_sid: str, caller: str, lang: str, path: str,
                   recording_url: str | None, seconds: int | None) -> None:
-    """Store a voicemail as a callback request (or complete the one its callback made)."""
+    """Store a voicemail as a callback request (or complete the one its status callback made)."""
     with engine.begin() as conn:
         row = conn.execute(select(callbacks.c.id).where(callbacks.c.call_sid == call_sid,
                                                         callbacks.c.recording_url == recording_url)).first()
         if row:
+            conn.execute(update(callbacks).where(callbacks.c.id == row.id).values(caller=caller))
             return
         conn.execute(insert(callbacks).values(
             created_at=utcnow(), call_sid=call_sid, caller=caller, lang=lang, path=path,
             recording_url=recording_url, recording_seconds=seconds, status="new"))
 
 
-def recording_done(engine: Engine, call_sid: str, recording_url: str, seconds: int | None) -> None:
-    """Fill in a finished recording's length (the recording status callback)."""
+def recording_done(engine: Engine, call_sid: str, recording_url: str, seconds: int | None,
+                   lang: str = "", path: str = "") -> None:
+    """Fill in a finished recording's length (the recording status callback).
+
+    If the Record action could not store the request (the store was down then, or this
+    callback came first), keep the message anyway: staff hear the number in the message.
+    """
     with engine.begin() as conn:
-        conn.execute(update(callbacks).where(callbacks.c.call_sid == call_sid,
-                                             callbacks.c.recording_url == recording_url)
-                     .values(recording_seconds=seconds, updated_at=utcnow()))
+        done = conn.execute(update(callbacks).where(callbacks.c.call_sid == call_sid,
+                                                    callbacks.c.recording_url == recording_url)
+                            .values(recording_seconds=seconds, updated_at=utcnow()))
+        if not done.rowcount:
+            conn.execute(insert(callbacks).values(
+                created_at=utcnow(), call_sid=call_sid, lang=lang, path=path,
+                recording_url=recording_url, recording_seconds=seconds, status="new"))
 
 
 def list_callbacks(engine: Engine, status: str | None = None) -> list[dict]:
@@ -236,16 +260,21 @@ class Storage:
         self.url = url
         self._engine: Engine | None = None
         self._sink: EventSink | None = None
-        self._failed_at = 0.0
+        self._failed_at: float | None = None  # when connecting last failed
         self._lock = threading.RLock()  # sink creation connects the engine under the same lock
+
+    @property
+    def down(self) -> bool:
+        """Whether the store failed to connect moments ago (calls skip it for a while)."""
+        failed = self._failed_at
+        return failed is not None and time.monotonic() - failed < self.RETRY_AFTER
 
     @property
     def engine(self) -> Engine:
         """The engine, connecting (and creating the schema) on first use."""
+        if self.down:
+            raise ConnectionError("the store was unreachable moments ago; trying again in a few seconds")
         if self._engine is None:
-            import time
-            if time.monotonic() - self._failed_at < self.RETRY_AFTER:
-                raise ConnectionError("the store was unreachable moments ago")
             with self._lock:
                 if self._engine is None:
                     try:
@@ -264,10 +293,26 @@ class Storage:
                     self._sink = EventSink(self.engine)
         return self._sink
 
+    def close(self) -> None:
+        """Write the queued events and close the connections (tests, shutdown)."""
+        if self._sink is not None:
+            self._sink.flush()
+        if self._engine is not None:
+            self._engine.dispose()
+
     def attempt(self, what: str, func, *args, default=None):
         """Run a store function; on failure log it (no caller data) and return default."""
         try:
             return func(self.engine, *args)
-        except Exception:
+        except Exception as exc:
+            if not self.url.startswith("sqlite") and _is_connection_error(exc):
+                self._failed_at = time.monotonic()  # don't make the next callers wait on it too
             log.exception("store unavailable: could not %s", what)
             return default
+
+
+def _is_connection_error(exc: Exception) -> bool:
+    """Whether a failure means a database server cannot be reached (not one bad statement)."""
+    if not isinstance(exc, DBAPIError) or exc.orig is None:
+        return False
+    return exc.connection_invalidated or type(exc.orig).__name__ in ("OperationalError", "InterfaceError")

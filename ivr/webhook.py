@@ -6,6 +6,7 @@ something inside fails: Twilio never sees a 500 from us.
 from __future__ import annotations
 
 import json
+import os
 import logging
 import time
 from datetime import datetime, timezone
@@ -30,7 +31,7 @@ ROUTES = {"answer": "voice.answer", "silence": "voice.silence", "dialed": "voice
           "recording": "voice.recording", "audio": "voice.audio"}
 CALL_STATUSES = ("queued", "ringing", "in-progress", "completed", "busy", "failed", "no-answer",
                  "canceled")
-FALLBACK_TEXT = "We're sorry, something went wrong on our end. Connecting you to a counselor."
+FALLBACK_TEXT = "We are sorry, something went wrong, so we are connecting you to a counselor now."
 
 
 # -- helpers the views share ----------------------------------------------------------------
@@ -43,8 +44,8 @@ def current_flow() -> Flow:
 
 
 def storage() -> db.Storage:
-    """This process's store."""
-    return current_app.extensions["ivr.db"]
+    """This process's store, or the browser phone's scratch store (its calls are kept nowhere)."""
+    return request.environ.get("ivr.storage") or current_app.extensions["ivr.db"]
 
 
 def now() -> datetime:
@@ -82,6 +83,8 @@ def _answer(reply: call.Reply, kind: str) -> Response:
                                after_hours=call.is_after_hours(flow, now()))
         except Exception:
             log.exception("could not queue a call event")
+        if reply.outcome.startswith("transfer:"):
+            storage().attempt("note a transfer", db.call_transferred, call_sid())
     return Response(render(reply, flow, _url), mimetype="text/xml")
 
 
@@ -162,7 +165,9 @@ def voice():
     if call_sid():
         key = caller_key(current_app.config["IVR_SECRET_KEY"], request.form.get("From"))
         storage().attempt("note a new call", db.call_started, call_sid(), key)
-    return _answer(call.greet(current_flow(), now()), "call")
+    flow = current_flow()
+    lang = request.args.get("l")  # a number for one language points at /voice?l=es
+    return _answer(call.greet(flow, now(), lang if lang in flow.languages else None), "call")
 
 
 @bp.post("/voice/answer")
@@ -193,10 +198,11 @@ def dialed():
     status = status if status in call.DIAL_STATUSES else "failed"
     index = call.clean_count(request.args.get("i"), 99) or 0
     accepted = False
-    if status in ("completed", "answered") and call_sid():
+    if status in ("completed", "answered"):  # None: the store could not say
         accepted = storage().attempt("read a screened answer", db.was_accepted, call_sid(),
-                                     default=False)
-    reply = call.dialed(flow, state, request.args.get("g", ""), index, status, accepted, now())
+                                     default=None) if call_sid() else None
+    reply = call.dialed(flow, state, request.args.get("g", ""), index, status, accepted, now(),
+                        call.clean_count(request.form.get("DialCallDuration"), 10**6) or 0)
     return _answer(reply, "dial")
 
 
@@ -228,10 +234,10 @@ def recorded():
     recording = call.clean_url(form.get("RecordingUrl"))
     has_message = bool(recording) and not request.args.get("empty")
     if has_message:
-        storage().attempt(
-            "store a callback request", db.save_callback, call_sid(), _caller_number(),
-            state.lang, ".".join(state.path), recording,
-            call.clean_count(form.get("RecordingDuration"), 86400))
+        storage().attempt(  # the CallSid lets an operator find a lost message in Twilio's console
+            f"store the callback request of CallSid {call_sid() or '-'}",
+            db.save_callback, call_sid(), _caller_number(), state.lang, ".".join(state.path),
+            recording, call.clean_count(form.get("RecordingDuration"), 86400))
     return _answer(call.recorded(flow, state, has_message, now()), "record")
 
 
@@ -245,10 +251,14 @@ def _caller_number() -> str:
 @twilio_only
 def recording():
     """Twilio's recording status callback: the finished recording's length."""
-    recording = call.clean_url(request.form.get("RecordingUrl"))
-    if recording and call_sid():
-        storage().attempt("update a recording", db.recording_done, call_sid(), recording,
-                          call.clean_count(request.form.get("RecordingDuration"), 86400))
+    form = request.form
+    recording = call.clean_url(form.get("RecordingUrl"))
+    finished = form.get("RecordingStatus", "completed") == "completed"  # not "absent" (silent)
+    if finished and recording and call_sid():
+        state = call.read_state(current_flow(), request.args)
+        storage().attempt(f"update the recording of CallSid {call_sid()}", db.recording_done,
+                          call_sid(), recording, call.clean_count(form.get("RecordingDuration"), 86400),
+                          state.lang, ".".join(state.path))
     return Response("<Response/>", mimetype="text/xml")
 
 
@@ -281,17 +291,14 @@ def fallback():
 
 
 def _fallback_message() -> str:
-    """When the fallback's ring finds nobody: record a message for a callback."""
+    """When the fallback's ring finds nobody: the voicemail notice, then a recording."""
     from twilio.twiml.voice_response import VoiceResponse
-    store = current_app.extensions.get("ivr.store")
-    flow = getattr(store, "flow", None)
-    response = VoiceResponse()
+    flow = getattr(current_app.extensions.get("ivr.store"), "flow", None)
     if flow is not None:
-        lang = flow.languages[flow.default_language]
-        response.say(flow.text(lang.code, flow.messages["voicemail_intro"]), voice=lang.voice,
-                     language=lang.speech)
-    else:
-        response.say("Please leave a message after the tone, and we will call you back.")
+        state = call.CallState(flow.start, flow.default_language)
+        return render(call.voicemail(flow, state, now(), busy=True), flow, _url)
+    response = VoiceResponse()
+    response.say("Please leave a message after the tone, and we will call you back.")
     response.record(action=url_for("voice.recorded"), method="POST", max_length=120,
                     finish_on_key="#", play_beep=True)
     response.redirect(url_for("voice.recorded", empty="1"), method="POST")
@@ -305,8 +312,8 @@ def audio(lang: str, file: str):
     if (lang, Path(file).stem) not in flow.audio or flow.audio[(lang, Path(file).stem)] != file:
         abort(404)
     folder = Path(flow.path).parent / "prompts" / lang
-    response = send_from_directory(folder, file, max_age=3600)
-    return response
+    # A day: the URL carries the flow's version, so a new recording comes with a new URL.
+    return send_from_directory(folder, file, max_age=86400)
 
 
 @bp.get("/healthz")
@@ -322,5 +329,6 @@ def healthz():
                  "loaded_at": datetime.fromtimestamp(flow.loaded_at, timezone.utc).isoformat(),
                  "menus": len(flow.menus), "languages": list(flow.languages)},
         "reload_error": store.error or None,
+        "worker": os.getpid(),
     }
     return jsonify(body), 200

@@ -125,7 +125,7 @@ def test_calls_through_gunicorn_leave_the_number_only_in_callbacks(serve, tmp_pa
     _wait_for_events(url, [c.call_sid for c in calls])
     server.stop()
     logs = {p.name: p.read_text() for p in tmp_path.rglob("*.log")}
-    assert logs and "store unavailable: could not store a callback request" in "".join(logs.values())
+    assert logs and "store unavailable: could not store the callback request of CallSid" in "".join(logs.values())
     assert "refused an unsigned or wrongly signed request" in "".join(logs.values())
     assert '"POST /voice/[number]" 404' in "".join(logs.values())  # a scanner's path, redacted
     for name, log in logs.items():

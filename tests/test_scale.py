@@ -137,7 +137,7 @@ def test_load_with_edits_and_a_killed_worker_drops_no_caller(serve, flow_dir):
         if len(finished) >= CALLS * (len(kills) + 1) // 4 and len(kills) < 2:  # at 25% and 50%
             kills.append(time.monotonic())
             os.kill(random.choice(_workers(server)), signal.SIGKILL)  # a worker dies mid-load
-        time.sleep(0.4)
+        time.sleep(1.0)  # long enough for the line to judge each version (it waits for a save to settle)
     for thread in threads:
         thread.join(60)
     _replace(flow_dir / "call_flows.yaml", original)
