@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test install check clean bench
+.PHONY: run test install check clean browser bench
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,15 @@ run: install
 	@echo "  Health:                http://127.0.0.1:$(PORT)/healthz"
 	$(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$(PORT) "ivr:create_app()"
 
+## Debian's Chromium, for the browser phone's end-to-end test (once; CI runs as root).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; \
+	fi
+
 ## Run the whole test suite (CI runs this through .ci/run).
-test: install
+test: install browser
 	HYPOTHESIS_STORAGE_DIRECTORY=$(CURDIR)/.hypothesis $(BIN)/python -m pytest
 
 ## The load benchmark: the line against a bare Flask app under the same gunicorn (bench/RESULTS.md).

@@ -2,6 +2,8 @@
 import multiprocessing
 import os
 
+from gunicorn.glogging import Logger
+
 bind = os.environ.get("IVR_BIND", "127.0.0.1:5000")
 workers = int(os.environ.get("IVR_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "gthread"
@@ -15,17 +17,45 @@ keepalive = 5
 accesslog = "-"
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 errorlog = "-"
+
+
+class RedactingLogger(Logger):
+    """gunicorn's own logs with anything shaped like a phone number redacted (a path a scanner sent)."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        from ivr.privacy import redact_handlers
+        redact_handlers(self.error_log, self.access_log)
+
+
+logger_class = RedactingLogger
 # No control socket: several instances (replicas, tests) may run on one machine.
 control_socket_disable = True
+# Build the app once in the master and fork it into every worker: the settings are checked
+# once (production refuses to start without its secrets, with one clear message), warnings are
+# said once, and a worker that dies is replaced from the flow in memory, even while the
+# call-flow file on disk has a broken edit (a worker loading it anew would fail to boot and
+# take the whole line down with it).
+preload_app = True
+
+
+def post_worker_init(worker):
+    """Each worker watches the call-flow files itself, so every worker takes an edit within 2 s."""
+    store = worker.wsgi.extensions.get("ivr.store")
+    if store is not None:
+        store.watch()
 
 
 # Metrics from every worker add up (prometheus_client multiprocess mode): each worker writes
-# its counts into one folder, fresh for each start of the server, and /metrics sums them.
-def on_starting(server):
-    """Give this server start an empty metrics folder (PROMETHEUS_MULTIPROC_DIR, or a new one)."""
+# its counts into one folder, and /metrics sums them. The folder is set here, before the app is
+# preloaded (prometheus_client reads it on import), and is empty at each start of the server:
+# the operator's PROMETHEUS_MULTIPROC_DIR wiped, or a new temporary folder removed at exit.
+def _fresh_metrics_folder() -> None:
     import tempfile
 
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder and os.environ.get("IVR_METRICS_FOLDER") == folder:
+        return  # this server already prepared it (gunicorn reads this file again on HUP)
     if folder:
         os.makedirs(folder, exist_ok=True)
         for name in os.listdir(folder):
@@ -34,11 +64,21 @@ def on_starting(server):
     else:
         folder = tempfile.mkdtemp(prefix="ivr-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
-        _made.append(folder)
+        os.environ["IVR_METRICS_MADE"] = folder
+    os.environ["IVR_METRICS_FOLDER"] = folder
+
+
+_fresh_metrics_folder()
+
+
+def when_ready(server):
+    """The master served no calls: what the preloaded app counted in it is no worker's."""
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(os.getpid())
 
 
 def child_exit(server, worker):
-    """A worker ended: its live gauges (flow version served) stop counting; its counts stay."""
+    """A worker ended: its live gauges (the flow version it served) stop counting; its counts stay."""
     from prometheus_client import multiprocess
     multiprocess.mark_process_dead(worker.pid)
 
@@ -46,8 +86,6 @@ def child_exit(server, worker):
 def on_exit(server):
     """Remove the metrics folder this server made for itself."""
     import shutil
-    for folder in _made:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-_made: list = []  # metrics folders this server made, removed when it exits
+    made = os.environ.get("IVR_METRICS_MADE")
+    if made and made == os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        shutil.rmtree(made, ignore_errors=True)

@@ -9,6 +9,11 @@ from flask import Flask
 from ivr.config import load_settings
 
 __all__ = ["create_app"]
+MAX_REQUEST_BYTES = 64 * 1024  # Twilio's webhooks are a few hundred bytes; refuse floods early
+NO_TOKEN_WARNING = (
+    "\n!!! TWILIO_AUTH_TOKEN is not set: the webhooks accept UNSIGNED requests from anyone.\n"
+    "!!! Fine on a laptop; never for a real number. Set TWILIO_AUTH_TOKEN and IVR_PUBLIC_URL,\n"
+    "!!! or IVR_ENV=production, which refuses to start without them.")
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -17,10 +22,11 @@ def create_app(config: dict | None = None) -> Flask:
     from ivr.problem import FlowError
     from ivr.store import FlowStore
 
-    settings = load_settings(config)
+    settings = load_settings(config)  # SettingsError says what to set
     _configure_logging()
     app = Flask(__name__)
     app.config.update(settings)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     try:
         app.extensions["ivr.store"] = FlowStore(settings["IVR_CALL_FLOWS"])
     except FlowError as exc:
@@ -29,22 +35,32 @@ def create_app(config: dict | None = None) -> Flask:
               "Fix them (run `ivr check` to see them again) and start it again.", file=sys.stderr)
         raise
     app.extensions["ivr.db"] = Storage(settings["DATABASE_URL"])
-    if not settings["TWILIO_AUTH_TOKEN"]:
-        logging.getLogger("ivr").warning(
-            "TWILIO_AUTH_TOKEN is not set: webhooks accept unsigned requests. Fine for development, "
-            "never for a real number.")
+    _warn_about(settings)
 
-    from ivr import metrics, webhook
+    from ivr import metrics, simulator, staff, webhook
     app.register_blueprint(webhook.bp)
+    app.register_blueprint(simulator.bp)
+    app.register_blueprint(staff.bp)
     metrics.init_app(app)
     return app
 
 
+def _warn_about(settings: dict) -> None:
+    """Say loudly, once per app (gunicorn preloads one for all workers), what is unsafe."""
+    log = logging.getLogger("ivr")
+    if not settings["TWILIO_AUTH_TOKEN"]:
+        log.warning(NO_TOKEN_WARNING)
+    if settings["IVR_ENV"] == "production" and not settings["IVR_STAFF_PASSWORD"]:
+        log.warning("IVR_STAFF_PASSWORD is not set: the staff pages stay locked until it is.")
+
+
 def _configure_logging() -> None:
     """Send the line's log lines to stderr once, unless the host set logging up already."""
+    from ivr.privacy import RedactingFormatter
+
     logger = logging.getLogger("ivr")
     if not logger.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

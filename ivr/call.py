@@ -18,12 +18,20 @@ VOICEMAIL_NODE, SAVED_NODE = "_voicemail", "_saved"
 GUIDANCE_KEY = "9"  # in the voicemail notice and after a message: back to the guidance
 PATH_LENGTH = 8  # how many recent menus a call remembers, for callbacks and statistics
 MAX_SPEECH = 200
+MAX_DIGITS = 32
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SID = re.compile(r"[A-Za-z0-9]{1,64}")
+COUNT = re.compile(r"[0-9]{1,7}")
+PHONE = re.compile(r"\+?[0-9]{2,20}|[A-Za-z][A-Za-z0-9:_.@-]{0,31}")  # a number, or anonymous, client:name
+HTTPS_URL = re.compile(r"https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?/[A-Za-z0-9._~:/?#@!$&()*+,;=%-]{0,480}")
 SPOKEN_KEYS = {
     "0": ("zero", "cero"), "1": ("one", "uno"), "2": ("two", "dos"), "3": ("three", "tres"),
     "4": ("four", "cuatro"), "5": ("five", "cinco"), "6": ("six", "seis"), "7": ("seven", "siete"),
     "8": ("eight", "ocho"), "9": ("nine", "nueve"),
 }
+# A screened leg that lasted this long was a conversation: a whisper (at most ~10 s of
+# speech plus its 8 s wait) that ends in a decline is always shorter.
+TALK_SECONDS = 45
 DIAL_STATUSES = ("completed", "answered", "busy", "no-answer", "failed", "canceled")
 
 
@@ -121,8 +129,7 @@ def read_state(flow: Flow, params) -> CallState:
     lang = str(params.get("l", ""))
     if lang not in flow.languages:
         lang = flow.default_language
-    tries = str(params.get("t", "0"))
-    tries = min(int(tries), flow.tries) if tries.isdigit() and len(tries) < 3 else 0
+    tries = min(clean_count(params.get("t"), 99) or 0, flow.tries)
     path = tuple(p for p in str(params.get("p", ""))[:600].split(".") if p in flow.menus)
     return CallState(node, lang, tries, path[-PATH_LENGTH:])
 
@@ -130,9 +137,29 @@ def read_state(flow: Flow, params) -> CallState:
 def clean_digits(value) -> str | None:
     """Return the keys pressed if they are phone keys, else None."""
     value = str(value or "")
-    if not value or len(value) > 32 or any(ch not in KEYS for ch in value):
+    if not value or len(value) > MAX_DIGITS or any(ch not in KEYS for ch in value):
         return None
     return value
+
+
+def clean_count(value, most: int) -> int | None:
+    """Return a count written in ASCII digits, at most `most`, else None."""
+    value = str(value or "")
+    if not COUNT.fullmatch(value) or int(value) > most:
+        return None
+    return int(value)
+
+
+def clean_sid(value) -> str:
+    """Return a Twilio id (CallSid and the like) if it looks like one, else ''."""
+    value = str(value or "")
+    return value if SID.fullmatch(value) else ""
+
+
+def clean_url(value) -> str:
+    """Return an https URL of printable ASCII (a recording link), else ''."""
+    value = str(value or "")
+    return value if HTTPS_URL.fullmatch(value) else ""
 
 
 def is_after_hours(flow: Flow, now: datetime) -> bool:
@@ -155,12 +182,14 @@ def answer(flow: Flow, state: CallState, digits, speech, now: datetime) -> Reply
         return _voicemail_choice(flow, state, key, now)
     if key == flow.counselor_key or key == COUNSELOR:
         return transfer(flow, state, now, "asked")
-    if key == flow.repeat_key:
-        return _menu(flow, replace(state, tries=0), now, full=True, outcome="repeated")
     if state.node == SAVED_NODE:
         if key == GUIDANCE_KEY:
             return _menu(flow, state.at(flow.start), now, full=True, outcome="chose")
+        if key == flow.repeat_key:
+            return _saved(flow, replace(state, tries=0), "repeated")
         return _failed(flow, state, now, "wrong_key")
+    if key == flow.repeat_key:
+        return _menu(flow, replace(state, tries=0), now, full=True, outcome="repeated")
     if key in _language_keys(flow, state):
         new = CallState(flow.start, _language_keys(flow, state)[key], 0, state.path)
         return _menu(flow, new, now, full=True, outcome="language")
@@ -191,11 +220,18 @@ def transfer(flow: Flow, state: CallState, now: datetime, reason: str) -> Reply:
 
 
 def dialed(flow: Flow, state: CallState, group: str, index: int, status: str,
-           accepted: bool, now: datetime) -> Reply:
-    """After a ring: end politely if a counselor took the call, else lead on."""
+           accepted: bool | None, now: datetime, seconds: int = 0) -> Reply:
+    """After a ring: end politely if a counselor took the call, else lead on.
+
+    With screening, `completed` alone may be a declined whisper or a phone's voicemail, so
+    only a counselor's 1 counts; `accepted` is None when the store could not tell, and
+    then only a leg longer than any whisper counts as a talk.
+    """
     if group not in flow.groups:
         return transfer(flow, state, now, "again")
     ring = flow.groups[group]
+    if accepted is None:
+        accepted = seconds >= TALK_SECONDS
     if status in ("completed", "answered") and (accepted or not ring.screen):
         return Reply(Hangup(), (_say(flow, state.lang, "goodbye"),), outcome="talked", node=state.node)
     if ring.order == "in_turn" and index + 1 < len(ring.numbers):

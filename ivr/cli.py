@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import datetime
 from functools import wraps
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.config import DEFAULTS, SettingsError
 from ivr.problem import FlowError
@@ -24,6 +24,11 @@ def staff_errors(func):
             sys.exit(1)
         except (SettingsError, ValueError, OSError) as exc:
             click.echo(f"ivr: {exc}", err=True)
+            sys.exit(1)
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            click.echo(f"ivr: the database could not be used ({reason}). Check that it is running "
+                       "and that DATABASE_URL points at it.", err=True)
             sys.exit(1)
     return run
 
@@ -57,18 +62,71 @@ def check(file):
     if errors:
         click.echo(f"{len(errors)} error(s): the line will not take this file until they are fixed.", err=True)
         sys.exit(1)
-    click.echo(f"{path}: ok. {len(flow.menus)} menus, {len(flow.prompts)} prompts, "
-               f"languages: {', '.join(flow.languages)}.")
+    from ivr.summary import lines
+    warned = f" with {len(problems)} warning(s) above" if problems else ""
+    click.echo(f"{path}: ok{warned}; the line will take this file.")
+    for line in lines(flow):
+        click.echo(line)
 
 
 @main.command()
 @click.argument("file", required=False)
+@click.option("--readme", type=click.Path(exists=True, dir_okay=False),
+              help="Write the diagram into this README, between its flow-diagram markers.")
 @staff_errors
-def graph(file):
+def graph(file, readme):
     """Print the call flow as a Mermaid flowchart (GitHub renders it)."""
+    from pathlib import Path
+
     from ivr.flow import load_flow
-    from ivr.graph import mermaid
-    click.echo(mermaid(load_flow(flow_file(file))), nl=False)
+    from ivr.graph import in_readme, mermaid
+    diagram = mermaid(load_flow(flow_file(file)))
+    if not readme:
+        click.echo(diagram, nl=False)
+        return
+    Path(readme).write_text(in_readme(Path(readme).read_text("utf-8"), diagram), "utf-8")
+    click.echo(f"{readme}: the flow diagram is up to date.")
+
+
+@main.command("call")
+@click.argument("file", required=False)
+@click.option("--at", metavar="ISO", help="The time of the call, like 2026-12-25T03:00 (the desk's "
+              "time zone unless an offset is given). Default: IVR_NOW or now.")
+@click.option("--lang", metavar="CODE", help="Start the call in this language of the flow, like es.")
+@click.option("--keys", metavar="1,*,0", help="Play a scripted call and exit: keys, words, silence, "
+              "and at a ring answer/decline/voicemail/noanswer/busy, at a recording message/silence.")
+@staff_errors
+def call_command(file, at, lang, keys):
+    """A phone in the terminal: hear the line, press keys or say words, through the real routes."""
+    from ivr import terminal
+    path = flow_file(file)
+    settings = {"IVR_CALL_FLOWS": path, "IVR_NOW": _call_time(path, at) if at else None}
+    if os.environ.get("DATABASE_URL"):
+        settings["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    if not at and os.environ.get("IVR_NOW"):
+        settings["IVR_NOW"] = os.environ["IVR_NOW"]
+    with terminal.quiet_app(settings) as app:
+        flow = app.extensions["ivr.store"].flow
+        if lang and lang not in flow.languages:
+            raise ValueError(f"--lang {lang} is not a language of {path}; it speaks {', '.join(flow.languages)}")
+        terminal.run(app, lang, keys)
+
+
+def _call_time(path: str, at: str) -> str:
+    """--at as ISO 8601 with an offset: a time without one is read in the desk's time zone."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from ivr.flow import load_flow
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        raise ValueError(f"--at '{at}' is not a time; write it like 2026-12-25T03:00") from None
+    if when.tzinfo is None:
+        flow = load_flow(path)
+        zone = ZoneInfo(flow.hours.timezone) if flow.hours else datetime.now().astimezone().tzinfo
+        when = when.replace(tzinfo=zone)
+    return when.isoformat()
 
 
 @main.group(invoke_without_command=True)
@@ -81,17 +139,19 @@ def callbacks(ctx, status):
     if ctx.invoked_subcommand:
         return
     from ivr import db
+    from ivr.staff import callback_view
     rows = db.list_callbacks(db.connect(database_url()), None if status == "all" else status)
     if not rows:
         click.echo("No callback requests.")
         return
     zone = _desk_zone()
-    for row in rows:
-        when = row["created_at"]
-        when = when.astimezone(zone) if when.tzinfo else when
-        seconds = f"{row['recording_seconds']}s" if row["recording_seconds"] is not None else "?s"
-        click.echo(f"#{row['id']:<4} {when:%Y-%m-%d %H:%M} {row['status']:<11} {row['caller'] or '-':<14} "
-                   f"{row['lang'] or '-':<3} {seconds:>5}  {row['recording_url'] or '-'}  via {row['path'] or '-'}")
+    click.echo(f"{'#':<5} {'when (' + str(zone) + ')':<22} {'status':<11} {'number':<14} lang "
+               f"{'length':>6}  recording  (heard)")
+    for row in map(lambda r: callback_view(r, zone), rows):
+        click.echo(f"{row['id']:<5} {row['when']:<22} {row['status']:<11} {row['caller'] or '-':<14} "
+                   f"{row['lang'] or '-':<4} {row['length'] or '?':>6}  {row['recording'] or '-'}"
+                   f"  ({row['path'] or '-'})")
+    click.echo("Mark one done with: ivr callbacks done ID   (or --status closed)")
 
 
 @callbacks.command("done")
@@ -141,13 +201,9 @@ def report(since, html_file):
 
 def _desk_zone():
     """The desk's timezone from the call-flow file, or the machine's local zone."""
-    from zoneinfo import ZoneInfo
-
     from ivr.flow import check_flow
-    flow, _ = check_flow(flow_file(None))
-    if flow is not None and flow.hours is not None:
-        return ZoneInfo(flow.hours.timezone)
-    return datetime.now().astimezone().tzinfo
+    from ivr.staff import desk_zone
+    return desk_zone(check_flow(flow_file(None))[0])
 
 
 if __name__ == "__main__":

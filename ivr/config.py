@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import datetime
 
@@ -16,10 +17,15 @@ DEFAULTS = {
     "IVR_STAFF_PASSWORD": None,
 }
 PRODUCTION_NEEDS = ("TWILIO_AUTH_TOKEN", "IVR_PUBLIC_URL", "IVR_SECRET_KEY")
+BASE_URL = re.compile(r"https?://[^/?#\s]+(/[^?#\s]*)?")
 
 
-class SettingsError(Exception):
-    """Settings the line cannot run with; the message says what to set."""
+class SettingsError(RuntimeError):
+    """Settings the line cannot run with; the message says what to set.
+
+    A RuntimeError so that gunicorn, which builds the app in its master, prints just
+    "Error: <message>" and exits 1 instead of a traceback.
+    """
 
 
 def load_settings(overrides: dict | None = None) -> dict:
@@ -34,6 +40,9 @@ def load_settings(overrides: dict | None = None) -> dict:
             raise SettingsError(
                 "IVR_ENV=production needs " + ", ".join(missing) + " set; the line will not start "
                 "without them (see the README's settings table).")
+    if settings["IVR_PUBLIC_URL"] and not BASE_URL.fullmatch(settings["IVR_PUBLIC_URL"]):
+        raise SettingsError(f"IVR_PUBLIC_URL is '{settings['IVR_PUBLIC_URL']}'; write the base URL Twilio "
+                            "is configured with, like https://ivr.example.org (signatures are checked against it).")
     if settings["IVR_NOW"]:
         fixed_now(settings["IVR_NOW"])  # refuse a bad clock at start, not mid-call
     if not settings["IVR_SECRET_KEY"]:

@@ -11,15 +11,15 @@ import logging
 import queue
 import threading
 import time
-from contextlib import nullcontext
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, String, Table, Text,
-                        bindparam, create_engine, delete, event, exists, insert, select, update)
+                        create_engine, delete, event, insert, select, update)
 from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger("ivr.db")
 metadata = MetaData()
@@ -77,7 +77,8 @@ def utcnow() -> datetime:
 
 def connect(url: str) -> Engine:
     """Create an engine for a DATABASE_URL and make sure the schema exists."""
-    options = {"pool_pre_ping": not url.startswith("sqlite")}  # a file needs no ping
+    # hide_parameters: a failed statement's message never carries a caller's number into a log.
+    options = {"pool_pre_ping": not url.startswith("sqlite"), "hide_parameters": True}  # a file needs no ping
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -108,14 +109,12 @@ BATCH_SECONDS, BATCH_SIZE = 0.5, 500
 
 
 class EventSink:
-    """Writes call events and call records in batches from a background thread, off the webhook's path.
-
-    Work is written in the order it was queued, so a call's end follows its events.
-    """
+    """Writes call events in batches from a background thread, off the webhook's path."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self.queue: queue.Queue = queue.Queue(maxsize=10000)
+        self._waiting = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ivr-events", daemon=True)
         self._thread.start()
         atexit.register(self.flush)
@@ -123,55 +122,51 @@ class EventSink:
     def add(self, **event) -> None:
         """Queue one event; drop it (and log) rather than slow a call when the queue is full."""
         event.setdefault("at", utcnow())
-        self._put(event)
-
-    def later(self, func, *args) -> None:
-        """Queue a store function, func(connection, *args), to run with the next batch."""
-        self._put((func, args))
-
-    def _put(self, item) -> None:
         try:
-            self.queue.put_nowait(item)
+            self.queue.put_nowait(event)
         except queue.Full:
-            log.warning("event queue full; a call event or record was dropped")
+            log.warning("event queue full; an event was dropped")
+            return
+        if not self._waiting.is_set():
+            self._waiting.set()
 
     def flush(self) -> None:
-        """Write everything queued now."""
-        batch = []
-        while True:
-            try:
-                batch.append(self.queue.get_nowait())
-            except queue.Empty:
-                break
-        if batch:
-            self._done(batch)
+        """Write everything queued now, and wait for a batch the writer thread holds."""
+        self._drain()
+        self.queue.join()
 
     def wait(self, timeout: float = 5.0) -> bool:
-        """Wait until everything queued so far is written (tests, shutdown); False on timeout."""
+        """Wait until everything queued so far is written by the writer; False on timeout (tests)."""
         deadline = time.monotonic() + timeout
         while self.queue.unfinished_tasks and time.monotonic() < deadline:
             time.sleep(0.01)
         return not self.queue.unfinished_tasks
 
     def _run(self) -> None:
-        """Wait for work and write it in batches, each at most BATCH_SECONDS after its first item.
+        """Wake when there is work, let a batch gather for BATCH_SECONDS, write it.
 
-        Short batches keep each write transaction short, so a SQLite store shared by several
-        workers never keeps a webhook's own write waiting long.
+        It sleeps holding nothing, so flush() never waits for a gathering batch; and it does
+        not wake for every event, which would cost the webhooks' threads their turn.
         """
         while True:
-            batch = [self.queue.get()]
-            time.sleep(BATCH_SECONDS)  # let the batch gather without waking for every event
+            self._waiting.wait()
+            time.sleep(BATCH_SECONDS)
+            self._waiting.clear()
+            self._drain()
+
+    def _drain(self) -> None:
+        """Take what is queued and write it, in batches of at most BATCH_SIZE."""
+        batch = []
+        while True:
             try:
-                while True:
-                    batch.append(self.queue.get_nowait())
-                    if len(batch) >= BATCH_SIZE:
-                        self._done(batch)
-                        batch = []
+                batch.append(self.queue.get_nowait())
             except queue.Empty:
-                pass
-            if batch:
+                break
+            if len(batch) >= BATCH_SIZE:
                 self._done(batch)
+                batch = []
+        if batch:
+            self._done(batch)
 
     def _done(self, batch: list) -> None:
         """Write a batch taken from the queue, and mark it done."""
@@ -182,54 +177,12 @@ class EventSink:
                 self.queue.task_done()
 
     def _write(self, batch: list) -> None:
-        """Write a batch in one transaction; if that fails, item by item, so one bad write loses only itself."""
+        """Insert a batch of events in one statement; a store that is down loses them (logged), never a call."""
         try:
             with self.engine.begin() as conn:
-                _write_batch(conn, batch)
-        except Exception:  # the store is down or one write is bad: the calls go on
-            if len(batch) > 1:
-                for item in batch:
-                    self._write([item])
-                return
-            log.exception("could not write a call %s", "event" if isinstance(batch[0], dict) else "record")
-
-
-def _write_batch(conn, batch: list) -> None:
-    """Events, then calls started, then calls ended, then anything else: a few statements per batch.
-
-    Few statements matter: each one hands the interpreter lock to the request threads, and a
-    SQLite transaction that waits for it keeps every other worker's write waiting too.
-    """
-    found = [item for item in batch if isinstance(item, dict)]
-    started = [item[1] for item in batch if not isinstance(item, dict) and item[0] is call_started]
-    ended = [item[1] for item in batch if not isinstance(item, dict) and item[0] is call_ended]
-    others = [item for item in batch if not isinstance(item, dict)
-              and item[0] is not call_started and item[0] is not call_ended]
-    if found:
-        conn.execute(insert(events), found)
-    if started or ended:
-        _insert_once(conn, calls, "call_sid", [dict(call_sid=a[0], caller_key=a[1], started_at=_at(a, 2), transferred=False)
-                             for a in started]
-                      + [dict(call_sid=a[0], caller_key=a[3], started_at=_at(a, 4), transferred=False)
-                         for a in ended])
-    if ended:
-        conn.execute(_ENDED, [dict(b_sid=a[0], b_status=a[1], b_duration=a[2], b_at=_at(a, 4))
-                              for a in ended])
-    for func, args in others:
-        func(conn, *args)
-
-
-def _at(args: tuple, index: int) -> datetime:
-    """The time a queued call record was made (or now, if it did not say)."""
-    return args[index] if len(args) > index and args[index] else utcnow()
-
-
-# A call's end, with whether it reached a counselor, in one statement for many calls.
-_ENDED = (update(calls).where(calls.c.call_sid == bindparam("b_sid"))
-          .values(ended_at=bindparam("b_at"), status=bindparam("b_status"),
-                  duration=bindparam("b_duration"),
-                  transferred=exists().where(events.c.call_sid == calls.c.call_sid,
-                                             events.c.outcome.like("transfer:%"))))
+                conn.execute(insert(events), batch)
+        except Exception:
+            log.exception("could not write %d call events", len(batch))
 
 
 def _insert_once(conn, table: Table, key: str, rows: list) -> None:
@@ -244,31 +197,33 @@ def _insert_once(conn, table: Table, key: str, rows: list) -> None:
             conn.execute(insert(table).values(**row))
 
 
-def _begin(bind):
-    """A transaction on an engine, or the one a connection is already in."""
-    return bind.begin() if isinstance(bind, Engine) else nullcontext(bind)
-
-
-def call_started(bind, call_sid: str, caller_key: str | None, at: datetime | None = None) -> None:
+def call_started(engine: Engine, call_sid: str, caller_key: str | None) -> None:
     """Note a new call, once."""
-    with _begin(bind) as conn:
-        if conn.execute(select(calls.c.call_sid).where(calls.c.call_sid == call_sid)).first():
-            return
-        conn.execute(insert(calls).values(call_sid=call_sid, started_at=at or utcnow(),
-                                          caller_key=caller_key, transferred=False))
+    with engine.begin() as conn:
+        _insert_once(conn, calls, "call_sid", [dict(call_sid=call_sid, started_at=utcnow(),
+                                                    caller_key=caller_key, transferred=False)])
 
 
-def call_ended(bind, call_sid: str, status: str, duration: int | None,
-               caller_key: str | None, at: datetime | None = None) -> None:
-    """Record how a call ended: its status, length, and whether it reached a counselor."""
-    at = at or utcnow()
-    with _begin(bind) as conn:
-        transferred = conn.execute(select(events.c.id).where(
-            events.c.call_sid == call_sid, events.c.outcome.like("transfer:%"))).first() is not None
-        values = dict(ended_at=at, status=status, duration=duration, transferred=transferred)
-        done = conn.execute(update(calls).where(calls.c.call_sid == call_sid).values(**values))
+def call_transferred(engine: Engine, call_sid: str) -> None:
+    """Note that the line put this call through to a counselor group."""
+    with engine.begin() as conn:
+        done = conn.execute(update(calls).where(calls.c.call_sid == call_sid).values(transferred=True))
         if not done.rowcount:
-            conn.execute(insert(calls).values(call_sid=call_sid, started_at=at,
+            conn.execute(insert(calls).values(call_sid=call_sid, started_at=utcnow(), transferred=True))
+
+
+def call_ended(engine: Engine, call_sid: str, status: str, duration: int | None,
+               caller_key: str | None) -> None:
+    """Record how a call ended: its status, length, and whether it reached a counselor."""
+    with engine.begin() as conn:
+        row = conn.execute(select(calls.c.transferred).where(calls.c.call_sid == call_sid)).first()
+        transferred = bool(row and row.transferred) or conn.execute(select(events.c.id).where(
+            events.c.call_sid == call_sid, events.c.outcome.like("transfer:%"))).first() is not None
+        values = dict(ended_at=utcnow(), status=status, duration=duration, transferred=transferred)
+        if row:
+            conn.execute(update(calls).where(calls.c.call_sid == call_sid).values(**values))
+        else:
+            conn.execute(insert(calls).values(call_sid=call_sid, started_at=utcnow(),
                                               caller_key=caller_key, **values))
 
 
@@ -287,23 +242,33 @@ def was_accepted(engine: Engine, call_sid: str) -> bool:
 
 def save_callback(engine: Engine, call_sid: str, caller: str, lang: str, path: str,
                   recording_url: str | None, seconds: int | None) -> None:
-    """Store a voicemail as a callback request (or complete the one its callback made)."""
+    """Store a voicemail as a callback request (or complete the one its status callback made)."""
     with engine.begin() as conn:
         row = conn.execute(select(callbacks.c.id).where(callbacks.c.call_sid == call_sid,
                                                         callbacks.c.recording_url == recording_url)).first()
         if row:
+            conn.execute(update(callbacks).where(callbacks.c.id == row.id).values(caller=caller))
             return
         conn.execute(insert(callbacks).values(
             created_at=utcnow(), call_sid=call_sid, caller=caller, lang=lang, path=path,
             recording_url=recording_url, recording_seconds=seconds, status="new"))
 
 
-def recording_done(bind, call_sid: str, recording_url: str, seconds: int | None) -> None:
-    """Fill in a finished recording's length (the recording status callback)."""
-    with _begin(bind) as conn:
-        conn.execute(update(callbacks).where(callbacks.c.call_sid == call_sid,
-                                             callbacks.c.recording_url == recording_url)
-                     .values(recording_seconds=seconds, updated_at=utcnow()))
+def recording_done(engine: Engine, call_sid: str, recording_url: str, seconds: int | None,
+                   lang: str = "", path: str = "") -> None:
+    """Fill in a finished recording's length (the recording status callback).
+
+    If the Record action could not store the request (the store was down then, or this
+    callback came first), keep the message anyway: staff hear the number in the message.
+    """
+    with engine.begin() as conn:
+        done = conn.execute(update(callbacks).where(callbacks.c.call_sid == call_sid,
+                                                    callbacks.c.recording_url == recording_url)
+                            .values(recording_seconds=seconds, updated_at=utcnow()))
+        if not done.rowcount:
+            conn.execute(insert(callbacks).values(
+                created_at=utcnow(), call_sid=call_sid, lang=lang, path=path,
+                recording_url=recording_url, recording_seconds=seconds, status="new"))
 
 
 def list_callbacks(engine: Engine, status: str | None = None) -> list[dict]:
@@ -346,15 +311,21 @@ class Storage:
         self.url = url
         self._engine: Engine | None = None
         self._sink: EventSink | None = None
-        self._failed_at = 0.0
+        self._failed_at: float | None = None  # when connecting last failed
         self._lock = threading.RLock()  # sink creation connects the engine under the same lock
+
+    @property
+    def down(self) -> bool:
+        """Whether the store failed to connect moments ago (calls skip it for a while)."""
+        failed = self._failed_at
+        return failed is not None and time.monotonic() - failed < self.RETRY_AFTER
 
     @property
     def engine(self) -> Engine:
         """The engine, connecting (and creating the schema) on first use."""
+        if self.down:
+            raise ConnectionError("the store was unreachable moments ago; trying again in a few seconds")
         if self._engine is None:
-            if time.monotonic() - self._failed_at < self.RETRY_AFTER:
-                raise ConnectionError("the store was unreachable moments ago")
             with self._lock:
                 if self._engine is None:
                     try:
@@ -373,17 +344,26 @@ class Storage:
                     self._sink = EventSink(self.engine)
         return self._sink
 
-    def later(self, what: str, func, *args) -> None:
-        """Queue a store function for the background writer; log (no caller data) if it can't be."""
-        try:
-            self.sink.later(func, *args)
-        except Exception:
-            log.exception("store unavailable: could not %s", what)
+    def close(self) -> None:
+        """Write the queued events and close the connections (tests, shutdown)."""
+        if self._sink is not None:
+            self._sink.flush()
+        if self._engine is not None:
+            self._engine.dispose()
 
     def attempt(self, what: str, func, *args, default=None):
         """Run a store function; on failure log it (no caller data) and return default."""
         try:
             return func(self.engine, *args)
-        except Exception:
+        except Exception as exc:
+            if not self.url.startswith("sqlite") and _is_connection_error(exc):
+                self._failed_at = time.monotonic()  # don't make the next callers wait on it too
             log.exception("store unavailable: could not %s", what)
             return default
+
+
+def _is_connection_error(exc: Exception) -> bool:
+    """Whether a failure means a database server cannot be reached (not one bad statement)."""
+    if not isinstance(exc, DBAPIError) or exc.orig is None:
+        return False
+    return exc.connection_invalidated or type(exc.orig).__name__ in ("OperationalError", "InterfaceError")

@@ -28,6 +28,12 @@ SAY_LIMIT = 4000  # Twilio reads at most 4,096 characters in one <Say>
 WORDS_PER_SECOND = 2.5  # a calm text-to-speech pace, about 150 words a minute
 MAX_RING_SECONDS = 30
 AUDIO_SUFFIXES = (".wav", ".mp3")
+# What a missing required field looks like when written, for "add a line like ..." advice.
+EXAMPLES = {"line": "line: {name: Recovery Helpline, languages: ...}", "counselors": "counselors: ...",
+            "start": "start: welcome", "menus": "menus: ...", "name": "name: Recovery Helpline",
+            "languages": "languages: {en: {voice: Polly.Joanna-Neural, language: en-US}}",
+            "voice": "voice: Polly.Joanna-Neural", "language": "language: en-US",
+            "ring": 'ring: ["+15555550100"]', "say": "say: detox_menu"}
 
 # The prompts the line itself speaks, by purpose; staff may point a purpose at another file.
 MESSAGES = ("no_input", "wrong_key", "connecting", "still_trying", "put_through", "counselors_busy",
@@ -142,7 +148,7 @@ def check_flow(path) -> tuple[Flow | None, list[Problem]]:
     if any(p.is_error for p in problems):
         return None, problems
     if flow is not None:
-        flow = _replace(flow, warnings=tuple(problems))
+        flow = _replace(flow, warnings=tuple(problems), version=_version(raw, flow))
     return flow, problems
 
 
@@ -174,13 +180,13 @@ class _Builder:
         self.folder = path.parent
 
     # -- reporting -------------------------------------------------------------------------
-    def error(self, path: tuple, message: str) -> None:
-        """Record an error at the line of a path."""
-        self.problems.append(Problem(message, self.src.line(path)))
+    def error(self, path: tuple | None, message: str) -> None:
+        """Record an error at the line of a path (None: a problem no line of the file holds)."""
+        self.problems.append(Problem(message, self.src.line(path) if path is not None else None))
 
-    def warn(self, path: tuple, message: str) -> None:
-        """Record a warning at the line of a path."""
-        self.problems.append(Problem(message, self.src.line(path), "warning"))
+    def warn(self, path: tuple | None, message: str) -> None:
+        """Record a warning at the line of a path (None: no line of the file holds it)."""
+        self.problems.append(Problem(message, self.src.line(path) if path is not None else None, "warning"))
 
     # -- typed field readers -----------------------------------------------------------------
     def mapping(self, path: tuple, value, fields: dict, what: str) -> dict:
@@ -194,7 +200,8 @@ class _Builder:
                            f"{did_you_mean(key, fields)}; the fields are {', '.join(fields)}.")
         for key, required in fields.items():
             if required and key not in value:
-                self.error(path, f"{what} is missing '{key}'.")
+                example = f"; add a line like  {EXAMPLES[key]}" if key in EXAMPLES else ""
+                self.error(path, f"{what} is missing '{key}'{example}.")
         return value
 
     def text(self, path: tuple, value, what: str) -> str | None:
@@ -214,7 +221,8 @@ class _Builder:
         if value is None:
             return default
         if not isinstance(value, str) or not re.fullmatch(r"\d+", value.strip()):
-            self.error(path, f"{what} should be a whole number from {low} to {high}, not '{value}'.")
+            shown = f"'{value}'" if isinstance(value, str) else _kind(value)
+            self.error(path, f"{what} should be a whole number from {low} to {high}, not {shown}.")
             return default
         number = int(value)
         if not low <= number <= high:
@@ -274,15 +282,17 @@ class _Builder:
         routing = self.routing(top.get("routing"), groups, languages)
         hours = self.hours(top.get("hours"))
         menus = self.menus(top.get("menus"), languages)
-        start = self.text(("start",), top.get("start", ""), "'start'") or ""
+        start = self.text(("start",), top.get("start", ""), "start") or ""
         if menus and start not in menus:
             self.error(("start",), f"start is '{start}', which is not a menu{did_you_mean(start, menus)}.")
         messages = self.messages(top.get("messages"))
         keys = {k: self.key(("line", k), line.get(k), d) for k, d in
                 (("counselor_key", "0"), ("repeat_key", "*"))}
         self.check_menus(menus, groups, keys)
+        self.check_language_keys(languages, menus.get(start), keys)
         if menus and start in menus:
             self.check_reach(menus, start)
+            self.check_dead_ends(menus, start)
         prompts, audio = self.prompts(menus, messages, languages)
         name = self.text(("line", "name"), line.get("name", ""), "the line's name") or ""
         return Flow(
@@ -294,7 +304,7 @@ class _Builder:
                                      "wait_seconds", 3, 20, 6),
             record_seconds=self.number(("line", "record_seconds"), line.get("record_seconds"),
                                        "record_seconds", 30, 600, 120),
-            version=_version(self.path, prompts, audio), loaded_at=time.time(),
+            loaded_at=time.time(),
         )
 
     def key(self, path: tuple, value, default: str) -> str:
@@ -320,12 +330,13 @@ class _Builder:
             if not re.fullmatch(r"[a-z]{2}", code):
                 self.error(path, f"language code '{code}' should be two lowercase letters, like 'en' or 'es'.")
             speech = spec.get("language", "en-US")
-            if isinstance(speech, str) and speech not in LANGUAGES:
+            bad_speech = isinstance(speech, str) and speech not in LANGUAGES
+            if bad_speech:
                 self.error(path + ("language",), f"language '{speech}' is not one Twilio speaks and "
                            f"understands in that form{did_you_mean(speech, LANGUAGES)}; write it like 'en-US'.")
             voice = spec.get("voice", "")
             trouble = voice_problem(voice, speech) if isinstance(voice, str) else "voice should be text"
-            if trouble:
+            if trouble and not (bad_speech and trouble.startswith(f"voice '{voice}' speaks")):
                 self.error(path + ("voice",), trouble + ".")
             key = spec.get("key")
             if key is not None and key not in KEYS:
@@ -381,6 +392,7 @@ class _Builder:
 
     def check_chains(self, groups: dict) -> None:
         """Each group must lead on to another group or to voicemail, never in a circle."""
+        circles = set()
         for name, group in groups.items():
             if group.then != VOICEMAIL and group.then not in groups:
                 self.error(("counselors", name, "then"), f"group '{name}' then goes to '{group.then}', "
@@ -389,8 +401,11 @@ class _Builder:
             seen, current = [name], group.then
             while current in groups:
                 if current in seen:
-                    self.error(("counselors", name, "then"), f"groups {' -> '.join(seen + [current])} "
-                               "ring in a circle and never reach voicemail; end the chain with then: voicemail.")
+                    circle = frozenset(seen[seen.index(current):])
+                    if circle not in circles:
+                        circles.add(circle)
+                        self.error(("counselors", name, "then"), f"groups {' -> '.join(seen + [current])} "
+                                   "ring in a circle and never reach voicemail; end the chain with then: voicemail.")
                     break
                 seen.append(current)
                 current = groups[current].then
@@ -414,7 +429,17 @@ class _Builder:
                 for kind, name in spec.items():
                     self.check_group(base + (code, kind), name, groups)
                     out[(kind, code)] = name
+        self.check_used(groups, out)
         return out
+
+    def check_used(self, groups: dict, routing: dict) -> None:
+        """Warn about a counselor group no call can ever ring."""
+        used = _reachable(None, {None: routing.values(), **{n: [g.then] for n, g in groups.items()}})
+        for name in groups:
+            if name not in used:
+                self.warn(("counselors", name), f"counselor group '{name}' is never rung: routing does "
+                          "not send calls to it and no group's 'then' leads to it. Name it in routing "
+                          "or in another group's 'then', or remove it.")
 
     def check_group(self, path: tuple, name, groups: dict) -> None:
         """Report a routing entry that names no counselor group."""
@@ -469,7 +494,8 @@ class _Builder:
             out[name] = Menu(
                 name=name, say=self.prompt_names(path + ("say",), spec.get("say", name), "say"),
                 intro=self.prompt_names(path + ("intro",), spec["intro"], "intro") if "intro" in spec else (),
-                options=clean, title=str(spec.get("title", name.replace("_", " "))),
+                options=clean, title=self.text(path + ("title",), spec.get("title", name.replace("_", " ")),
+                                              f"menu '{name}' title") or name,
                 words={code: self.words(path + ("words", code), w, "words") for code, w in words.items()})
             for code in words:
                 if code not in languages:
@@ -495,22 +521,47 @@ class _Builder:
             if len(menu.options) > 5:
                 self.warn(path + ("options",), f"menu '{name}' has {len(menu.options)} options; callers "
                           "remember five at most. Consider splitting it.")
-            if not any(t in menus and t != name for t in menu.options.values()):
-                self.error(path, f"menu '{name}' is a dead end: no key leads to another menu. Add one, "
-                           "like '\"9\": welcome'.")
+
+    def check_language_keys(self, languages: dict, start, keys: dict) -> None:
+        """A key that chooses a language must mean nothing else where it is offered."""
+        if keys["counselor_key"] == keys["repeat_key"]:
+            self.error(("line", "repeat_key"), f"repeat_key and counselor_key are both {keys['repeat_key']}; "
+                       "give them different keys.")
+        taken = {keys["counselor_key"]: "reaches a counselor", keys["repeat_key"]: "repeats"}
+        for code, lang in languages.items():
+            if lang.key is None:
+                continue
+            where = ("line", "languages", code, "key")
+            if lang.key in taken:
+                self.error(where, f"language '{code}' is chosen with key {lang.key}, but {lang.key} "
+                           f"{taken[lang.key]} in the greeting; pick another key.")
+                continue
+            taken[lang.key] = f"chooses language '{code}'"
+            if start is not None and lang.key in start.options and len(languages) > 1:
+                self.error(("menus", start.name, "options", lang.key), f"menu '{start.name}' uses key "
+                           f"{lang.key} for '{start.options[lang.key]}', but {lang.key} chooses language "
+                           f"'{code}' in the greeting; pick another key.")
 
     def check_reach(self, menus: dict, start: str) -> None:
         """Warn about menus no caller can reach from the start."""
-        seen, todo = {start}, [start]
-        while todo:
-            for target in menus[todo.pop()].options.values():
-                if target in menus and target not in seen:
-                    seen.add(target)
-                    todo.append(target)
+        seen = _reachable(start, {name: menu.options.values() for name, menu in menus.items()})
         for name in menus:
             if name not in seen:
-                self.warn(("menus", name), f"menu '{name}' cannot be reached: no option leads to it. "
-                          "Add an option for it, or remove it.")
+                self.warn(("menus", name), f"menu '{name}' cannot be reached: no key leads to it from "
+                          f"'{start}'. Add an option for it, or remove it.")
+
+    def check_dead_ends(self, menus: dict, start: str) -> None:
+        """Every menu must lead back to the start menu, through its keys or other menus'."""
+        back: dict = {}
+        for name, menu in menus.items():
+            for target in menu.options.values():
+                back.setdefault(target, []).append(name)
+        leads_home = _reachable(start, back)
+        for name, menu in menus.items():
+            moves = any(t in menus and t != name for t in menu.options.values())
+            if not moves or (name != start and name not in leads_home):
+                self.error(("menus", name), f"menu '{name}' is a dead end: no key leads back to "
+                           f"'{start}', directly or through other menus. Add one, like '\"9\": {start}'.")
 
     def messages(self, value) -> dict:
         """Read which prompt speaks each of the line's own messages."""
@@ -532,7 +583,8 @@ class _Builder:
                 for i, prompt in enumerate(getattr(menu, field_name)):
                     uses.setdefault(prompt, ("menus", name, field_name))
         for purpose, prompt in messages.items():
-            uses.setdefault(prompt, ("messages", purpose))
+            # The line's own messages need no entry in the file: no line to point at then.
+            uses.setdefault(prompt, ("messages", purpose) if ("messages", purpose) in self.src.lines else None)
         prompts, audio = {}, {}
         for code in languages:
             folder = self.folder / "prompts" / code
@@ -542,11 +594,9 @@ class _Builder:
                 text = self.prompt_text(folder, code, prompt, where)
                 if text is not None:
                     prompts[(code, prompt)] = text
-                for suffix in AUDIO_SUFFIXES:
-                    name = f"{prompt}{suffix}"
-                    if name.lower() in listed and (folder / name).is_file():
-                        audio[(code, prompt)] = name
-                        break
+                recording = self.recording(folder, code, prompt, where, listed)
+                if recording:
+                    audio[(code, prompt)] = recording
             offer = folder / "language_offer.txt"
             if len(languages) > 1 and offer.is_file():
                 prompts[(code, "language_offer")] = offer.read_text("utf-8").strip()
@@ -555,11 +605,37 @@ class _Builder:
                 text = prompts.get((code, messages[purpose]), "")
                 for hole in holes:
                     if text and hole not in text:
-                        self.error(("messages",), f"prompts/{code}/{messages[purpose]}.txt must contain "
+                        self.error(uses.get(messages[purpose]), f"prompts/{code}/{messages[purpose]}.txt must contain "
                                    f"{hole} where the line fills it in; put it back.")
+        self.check_recordings(languages, set(uses) | {"language_offer"})
         return prompts, audio
 
-    def prompt_text(self, folder: Path, code: str, prompt: str, where: tuple) -> str | None:
+    def recording(self, folder: Path, code: str, prompt: str, where: tuple | None,
+                  listed: set | None = None) -> str | None:
+        """The file name of a prompt's recording, if there is a usable one (`listed`: the folder's names)."""
+        for suffix in AUDIO_SUFFIXES:
+            if listed is not None and f"{prompt}{suffix}".lower() not in listed:
+                continue  # not in the folder: no need to ask the disk
+            file = folder / f"{prompt}{suffix}"
+            if file.is_file():
+                if file.stat().st_size == 0:
+                    self.error(where, f"prompts/{code}/{file.name} is empty; record it again, or "
+                               "remove it to use text-to-speech.")
+                    return None
+                return file.name
+        return None
+
+    def check_recordings(self, languages: dict, used: set) -> None:
+        """Warn about recordings that no prompt of the flow plays (a misspelt name, say)."""
+        for code in languages:
+            for suffix in AUDIO_SUFFIXES:
+                for file in sorted((self.folder / "prompts" / code).glob(f"*{suffix}")):
+                    if file.stem not in used:
+                        self.warn(None, f"prompts/{code}/{file.name} is never played: no prompt is "
+                                  f"called '{file.stem}'{did_you_mean(file.stem, used)}. Rename it to "
+                                  "the prompt it records.")
+
+    def prompt_text(self, folder: Path, code: str, prompt: str, where: tuple | None) -> str | None:
         """Read one prompt file, reporting a missing, empty or over-long one."""
         file = os.path.join(folder, f"{prompt}.txt")
         shown = f"prompts/{code}/{prompt}.txt"
@@ -591,6 +667,17 @@ def _lowered_names(folder: Path) -> set:
         return set()
 
 
+def _reachable(start, edges: dict) -> set:
+    """Every node reachable from start along edges (name -> targets), start included."""
+    seen, todo = {start}, [start]
+    while todo:
+        for target in edges.get(todo.pop(), ()):
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
+
+
 def _is_e164(number) -> bool:
     """Whether a value is a phone number written in E.164 form."""
     if not isinstance(number, str) or not re.fullmatch(r"\+[1-9]\d{6,14}", number):
@@ -612,11 +699,16 @@ def _kind(value) -> str:
     return f"'{value}'"
 
 
-def _version(path: Path, prompts: dict, audio: dict) -> str:
-    """A short hash of the flow file and every prompt, naming this version of the flow."""
-    digest = hashlib.sha256(path.read_bytes())
-    for key in sorted(prompts):
-        digest.update(repr((key, prompts[key])).encode())
-    for key in sorted(audio):
-        digest.update(repr((key, audio[key])).encode())
+def _version(raw: bytes, flow: Flow) -> str:
+    """A short hash of the flow file (as checked), every prompt and every recording's size and time."""
+    digest = hashlib.sha256(raw)
+    for key in sorted(flow.prompts):
+        digest.update(repr((key, flow.prompts[key])).encode())
+    folder = Path(flow.path).parent / "prompts"
+    for (code, name), file in sorted(flow.audio.items()):
+        try:  # a re-recorded prompt is a new version, so Twilio fetches it anew
+            stat = (folder / code / file).stat()
+            digest.update(repr((code, name, file, stat.st_size, stat.st_mtime_ns)).encode())
+        except OSError:
+            digest.update(repr((code, name, file)).encode())
     return digest.hexdigest()[:12]

@@ -63,12 +63,23 @@ def metrics():
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 
-def flow_live(old: str | None, new: str) -> None:
-    """Note that this worker now serves flow version `new` (instead of `old`)."""
-    if old != new:
-        FLOW_WORKERS.labels(new).inc()
-        if old is not None:
-            FLOW_WORKERS.labels(old).dec()
+_serving: dict = {}  # id(store) -> (process id, flow version) counted in ivr_flow_workers
+
+
+def serving(store, version: str) -> None:
+    """Note that this process serves `version` for this store; each process counts once per store.
+
+    gunicorn builds the app in its master and forks it: a worker announces itself again
+    (FlowStore.watch), and counts in its own file, while the master's count is dropped.
+    """
+    pid = os.getpid()
+    before = _serving.get(id(store))
+    if before == (pid, version):
+        return
+    FLOW_WORKERS.labels(version).inc()
+    if before is not None and before[0] == pid:
+        FLOW_WORKERS.labels(before[1]).dec()
+    _serving[id(store)] = (pid, version)
 
 
 def reloaded(ok: bool) -> None:

@@ -7,6 +7,8 @@ a caller hears.
 """
 from __future__ import annotations
 
+import copy
+import re
 import secrets
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -34,6 +36,7 @@ class Heard:
     numbers: tuple = ()
     screened: bool = False
     extra: dict = field(default_factory=dict)
+    doc: str = ""  # the URL of the TwiML document it came from
 
 
 def sid(prefix: str) -> str:
@@ -76,16 +79,21 @@ class Phone:
         self.heard.append(Heard("wait", "silence"))
         return self._run()
 
-    def ring_ends(self, status: str = "no-answer", counselor_keys: str | None = None) -> list[Heard]:
-        """Finish the current Dial: nobody answers, busy, or a counselor answers the whisper."""
+    def ring_ends(self, status: str = "no-answer", counselor_keys: str | None = None,
+                  duration: int = 120) -> list[Heard]:
+        """Finish the current Dial: nobody answers, busy, or a counselor answers the whisper.
+
+        A screened leg that is declined was still answered, so Twilio reports it `completed`,
+        only short (the whisper's length).
+        """
         self._need("dial")
         dial = self._pending
         if status == "completed" and counselor_keys is not None:
             self.counselor_answers(counselor_keys)
-            status = "completed" if self._counselor_took else "no-answer"
+            duration = duration if self._counselor_took else 12
         form = {"DialCallStatus": status, "DialCallSid": sid("CA")}
         if status == "completed":
-            form["DialCallDuration"] = "120"
+            form["DialCallDuration"] = str(duration)
         action = dial.get("action")
         if not action:
             return self._run()
@@ -106,7 +114,8 @@ class Phone:
         heard = []
         for verb in root:
             if verb.tag == "Gather":
-                heard += [Heard("whisper", (s.text or "").strip()) for s in verb if s.tag == "Say"]
+                heard += [Heard("whisper", (s.text or "").strip(), s.get("language", ""), doc=url)
+                          for s in verb if s.tag == "Say"]
                 if keys:
                     action = urljoin(url, verb.get("action") or url)
                     answer = self._request(action, {**child, "Digits": keys}, verb.get("method", "POST"))
@@ -142,6 +151,26 @@ class Phone:
         self.waiting = None
         self._request(self.base + "/status", {"CallStatus": "completed", "CallDuration": str(duration)},
                       "POST")
+
+    # -- carrying a call between requests ------------------------------------------------------
+    def position(self) -> dict:
+        """Where the call stands, as plain data another process can resume it from."""
+        return {"call_sid": self.call_sid, "account": self.account, "url": _path(self._url),
+                "waiting": self.waiting,
+                "pending": _xml(self._pending) if self.waiting else None,
+                "verbs": [_xml(verb) for verb in self._verbs]}
+
+    @classmethod
+    def resume(cls, post: Post, position, **kwargs) -> "Phone":
+        """A phone at a `position()`; ValueError when the position is not one a phone makes."""
+        position = _checked(position)
+        phone = cls(post, **kwargs)
+        phone.call_sid, phone.account = position["call_sid"], position["account"]
+        phone._url = phone.base + position["url"]
+        phone.waiting = position["waiting"]
+        phone._pending = ET.fromstring(position["pending"]) if position["pending"] else None
+        phone._verbs = [ET.fromstring(verb) for verb in position["verbs"]]
+        return phone
 
     # -- reading what happened ----------------------------------------------------------------
     def said(self, since: int = 0) -> str:
@@ -215,33 +244,99 @@ class Phone:
             elif verb.tag == "Dial":
                 numbers = tuple((n.text or "").strip() for n in verb.findall("Number"))
                 screened = any(n.get("url") for n in verb.findall("Number"))
-                self.heard.append(Heard("dial", numbers=numbers, screened=screened,
+                self.heard.append(Heard("dial", numbers=numbers, screened=screened, doc=self._url,
                                         extra={"timeout": verb.get("timeout"), "action": verb.get("action")}))
                 self._pending, self.waiting = verb, "dial"
                 return self.heard[start:]
             elif verb.tag == "Record":
-                self.heard.append(Heard("record", extra=dict(verb.attrib)))
+                self.heard.append(Heard("record", extra=dict(verb.attrib), doc=self._url))
                 self._pending, self.waiting = verb, "record"
                 return self.heard[start:]
             elif verb.tag == "Hangup":
-                self.heard.append(Heard("hangup"))
+                self.heard.append(Heard("hangup", doc=self._url))
                 self.waiting = None
                 return self.heard[start:]
             else:
                 raise CallDropped(f"Twilio does not know the verb <{verb.tag}>")
         # The document ran out: Twilio hangs up on the caller.
-        self.heard.append(Heard("end", "the line ran out of instructions and hung up"))
+        self.heard.append(Heard("end", "the line ran out of instructions and hung up", doc=self._url))
         self.waiting = None
         return self.heard[start:]
 
     def _speak(self, verb) -> None:
         """Note a Say, Play or Pause."""
         if verb.tag == "Say":
-            self.heard.append(Heard("say", (verb.text or "").strip(), verb.get("language", "")))
+            self.heard.append(Heard("say", (verb.text or "").strip(), verb.get("language", ""), doc=self._url))
         elif verb.tag == "Play":
-            self.heard.append(Heard("play", url=(verb.text or "").strip()))
+            self.heard.append(Heard("play", url=(verb.text or "").strip(), doc=self._url))
         elif verb.tag == "Pause":
-            self.heard.append(Heard("pause"))
+            self.heard.append(Heard("pause", doc=self._url))
+
+
+# Limits and shapes of a position handed back by a browser: never trusted beyond this check.
+WAITS = {"gather": "Gather", "dial": "Dial", "record": "Record"}
+VERBS = {"Say", "Play", "Pause", "Gather", "Redirect", "Dial", "Record", "Hangup", "Number"}
+URL_ATTRIBUTES = ("action", "url", "recordingStatusCallback")
+MAX_VERB, MAX_VERBS = 20000, 20
+
+
+def _path(url: str) -> str:
+    """The path and query of a URL."""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _xml(verb) -> str:
+    """One verb as XML text, without the whitespace that followed it."""
+    verb = copy.copy(verb)
+    verb.tail = None
+    return ET.tostring(verb, "unicode")
+
+
+def _checked(position) -> dict:
+    """Check a position's shape: our ids, root-relative URLs and known TwiML verbs only."""
+    if not isinstance(position, dict):
+        raise ValueError("the call's position is missing")
+    ids = (("call_sid", "CA"), ("account", "AC"))
+    if any(not re.fullmatch(prefix + "[0-9a-f]{32}", str(position.get(k, ""))) for k, prefix in ids):
+        raise ValueError("the call's ids are not ones a phone makes")
+    if not _relative(position.get("url")):
+        raise ValueError("the call's URL is not a path on this line")
+    waiting, pending, verbs = position.get("waiting"), position.get("pending"), position.get("verbs")
+    if waiting not in (*WAITS, None) or (waiting is None) != (pending is None):
+        raise ValueError("the call is waiting for something a phone does not wait for")
+    if not isinstance(verbs, list) or len(verbs) > MAX_VERBS:
+        raise ValueError("the call's remaining verbs are not a short list")
+    for text in ([pending] if pending else []) + verbs:
+        root = _verb(text)
+        if text is pending and root.tag != WAITS[waiting]:
+            raise ValueError(f"the call waits for {waiting} but holds <{root.tag}>")
+    return position
+
+
+def _verb(text) -> ET.Element:
+    """Parse one verb handed back, refusing anything our TwiML would not contain."""
+    if not isinstance(text, str) or len(text) > MAX_VERB or "<!" in text or "<?" in text:
+        raise ValueError("a verb of the call is not plain TwiML")
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise ValueError(f"a verb of the call is not XML: {exc}") from None
+    for element in root.iter():
+        if element.tag not in VERBS:
+            raise ValueError(f"<{element.tag}> is not a TwiML verb a phone follows")
+        urls = [element.get(a) for a in URL_ATTRIBUTES if element.get(a) is not None]
+        if element.tag in ("Redirect", "Play"):
+            urls.append((element.text or "").strip())
+        if not all(_relative(u) for u in urls):
+            raise ValueError(f"<{element.tag}> points outside this line")
+    return root
+
+
+def _relative(url) -> bool:
+    """Whether a URL is a path on this line (root-relative, no host, no scheme)."""
+    return (isinstance(url, str) and url.startswith("/") and not url.startswith("//")
+            and len(url) <= 2000 and "\\" not in url and not any(ord(ch) < 32 for ch in url))
 
 
 def client_post(client) -> Post:

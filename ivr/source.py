@@ -55,12 +55,7 @@ def read_source(text: str) -> Source:
     try:
         node = _compose(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        what = getattr(exc, "problem", None) or str(exc)
-        line = mark.line + 1 if mark else None
-        src.problems.append(Problem(
-            f"the file is not valid YAML ({what}). Check indentation and quotes on this line "
-            "and the one above.", line))
+        src.problems.append(_syntax_problem(exc))
         return src
     if node is None:
         src.problems.append(Problem("the file is empty.", 1))
@@ -84,6 +79,26 @@ def _compose(text: str):
 
 
 _FAST_LOADER = getattr(yaml, "CSafeLoader", None)
+
+
+# Where PyYAML notices an unclosed bracket or quote is far from the mistake; these point back to it.
+_OPENED = {"while parsing a flow sequence": "a list opened with [",
+           "while parsing a flow mapping": "a set of fields opened with {",
+           "while scanning a quoted scalar": "a quote opened"}
+
+
+def _syntax_problem(exc: yaml.YAMLError) -> Problem:
+    """Say where a YAML syntax error is: at the unclosed bracket or quote when there is one."""
+    mark, context = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark else None
+    opened = _OPENED.get(getattr(exc, "context", None) or "")
+    if opened and context and line and context.line + 1 < line:
+        start = context.line + 1
+        return Problem(f"the file is not valid YAML: {opened} here is not closed before line {line}. "
+                       f"Check the brackets and quotes from this line to line {line}.", start)
+    what = getattr(exc, "problem", None) or str(exc)
+    return Problem(f"the file is not valid YAML ({what}). Check indentation and quotes on this line "
+                   "and the one above.", line)
 
 
 def _convert(node, path: tuple, src: Source):

@@ -13,9 +13,10 @@ from ivr.problem import FlowError
 
 log = logging.getLogger("ivr.store")
 CHECK_EVERY = 1.0  # seconds between looks at the files; an edit is live within two
+SETTLE = 0.25  # a file changed more recently than this may still be being written: look again
 # A flow that takes longer than these to look over or to load (thousands of prompt files)
-# is checked beside the requests, in a thread, so no caller waits for it: calls keep the
-# last good flow meanwhile. A small flow is checked by the request that notices, as ever.
+# is looked at beside the requests, so no caller waits for it: calls keep the last good flow
+# meanwhile. A small flow is looked at by the request that notices, as ever.
 SLOW_LOOK, SLOW_LOAD = 0.005, 0.2
 LOOK_SHARE = 0.02  # at most this share of a worker's time goes to looking for edits
 
@@ -28,6 +29,7 @@ class FlowStore:
         self.error: list = []
         self.error_at: float | None = None
         self._lock = threading.Lock()
+        self._watching = False
         started = time.perf_counter()
         self._seen = self._fingerprint()
         looked = time.perf_counter() - started
@@ -37,16 +39,17 @@ class FlowStore:
         self._looked, self._loaded = looked, time.perf_counter() - started - looked
         self._timed()
         self.flow: Flow = flow
-        metrics.flow_live(None, flow.version)
         self._checked = time.monotonic()
+        metrics.serving(self, flow.version)
+        log.info("flow version %s loaded (process %d)", flow.version, os.getpid())
 
     def current(self) -> Flow:
-        """Return the flow to serve, looking for an edit at most once a second."""
-        if time.monotonic() - self._checked >= self._every and self._lock.acquire(blocking=False):
+        """Return the flow to serve; with no watcher, look for an edit at most once a second."""
+        if not self._watching and self._due() and self._lock.acquire(blocking=False):
             self._checked = time.monotonic()
             if self._slow:
                 try:
-                    threading.Thread(target=self._check_beside, name="ivr-flow-reload", daemon=True).start()
+                    threading.Thread(target=self._look_beside, name="ivr-flow-reload", daemon=True).start()
                 except RuntimeError:  # no thread to be had: look again next time
                     self._lock.release()
             else:
@@ -56,12 +59,34 @@ class FlowStore:
                     self._lock.release()
         return self.flow
 
-    def _check_beside(self) -> None:
-        """Look for an edit from a thread of its own, then let the next look happen."""
+    def watch(self) -> threading.Thread:
+        """Look for edits from a background thread: requests then never wait for a look or a load."""
+        # gunicorn loads the flow once in its master and forks it: say what this worker serves.
+        log.info("flow version %s is live (worker %d)", self.flow.version, os.getpid())
+        metrics.serving(self, self.flow.version)
+        self._watching = True
+
+        def loop():
+            while True:
+                time.sleep(CHECK_EVERY / 2)
+                if self._due() and self._lock.acquire(blocking=False):
+                    self._checked = time.monotonic()
+                    self._look_beside()
+        thread = threading.Thread(target=loop, name="ivr-flow-watch", daemon=True)
+        thread.start()
+        return thread
+
+    def _due(self) -> bool:
+        """Whether it is time to look at the files again (less often when looking takes long)."""
+        every = max(CHECK_EVERY, self._looked / LOOK_SHARE) if self._slow else CHECK_EVERY
+        return time.monotonic() - self._checked >= every
+
+    def _look_beside(self) -> None:
+        """Look for an edit away from the requests (the lock is held), then let the next look happen."""
         try:
             self.reload_if_changed()
-        except Exception:
-            log.exception("looking for a flow edit failed; still serving version %s", self.flow.version)
+        except Exception:  # never let a look kill the watcher; the last good flow stays
+            log.exception("could not check the call-flow files")
         finally:
             self._checked = time.monotonic()
             self._lock.release()
@@ -70,32 +95,33 @@ class FlowStore:
         """Reload when any file changed; return whether a new flow went live."""
         started = time.perf_counter()
         seen = self._fingerprint()
-        looked = time.perf_counter() - started
-        self._looked = looked
+        self._looked = time.perf_counter() - started
+        self._timed()
         if seen == self._seen:
-            self._timed()
             return False
+        newest = max((mark[2] or 0 for mark in seen), default=0)
+        if time.time() - newest / 1e9 < SETTLE:
+            return False  # an editor may be halfway through saving: judge it on the next look
         self._seen = seen
+        started = time.perf_counter()
         flow, problems = check_flow(self.path)
-        self._loaded = time.perf_counter() - started - looked
+        self._loaded = time.perf_counter() - started
         self._timed()
         if flow is None:
             self.error = [str(p) for p in problems if p.is_error]
             self.error_at = time.time()
             metrics.reloaded(False)
-            log.error("flow edit refused; still serving version %s: %s", self.flow.version,
-                      "; ".join(self.error))
+            log.error("flow edit refused (worker %d); still serving version %s: %s", os.getpid(),
+                      self.flow.version, "; ".join(self.error))
             return False
-        old = self.flow.version
         self.flow, self.error, self.error_at = flow, [], None  # one assignment: atomic for readers
         metrics.reloaded(True)
-        metrics.flow_live(old, flow.version)
-        log.info("flow version %s is live", flow.version)
+        metrics.serving(self, flow.version)
+        log.info("flow version %s is live (worker %d)", flow.version, os.getpid())
         return True
 
     def _timed(self) -> None:
-        """From how long the last look and load took: how often to look, and whether beside."""
-        self._every = max(CHECK_EVERY, self._looked / LOOK_SHARE)
+        """From how long the last look and load took: whether to look beside the requests."""
         self._slow = self._looked > SLOW_LOOK or self._loaded > SLOW_LOAD
 
     def _fingerprint(self) -> tuple:

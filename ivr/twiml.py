@@ -104,7 +104,8 @@ def _ask(response: VoiceResponse, ask: Ask, flow: Flow, url: UrlFor) -> None:
 def _speak(parent, speech: Speech, flow: Flow, url: UrlFor) -> None:
     """Say a prompt in its language's voice, or play its recording."""
     if speech.audio:
-        parent.play(url("audio", {"lang": speech.lang, "file": speech.audio}))
+        # The flow's version in the URL: Twilio caches recordings, and a new one must be fetched.
+        parent.play(url("audio", {"lang": speech.lang, "file": speech.audio, "v": flow.version}))
         return
     lang = flow.languages.get(speech.lang) or flow.languages[flow.default_language]
     parent.say(speech.text, voice=lang.voice, language=lang.speech)

@@ -31,7 +31,7 @@ def voice_problem(voice: str, language: str) -> str | None:
     for lang, names in POLLY.items():
         if name in names:
             if lang != language:
-                return f"voice '{voice}' speaks {lang}, not {language}; pick a {language} voice"
+                return f"voice '{voice}' speaks {lang}, not {language}; pick a voice that speaks {language}"
             return None
     known = sorted(f"Polly.{n}" for n in POLLY.get(language, ()))
     hint = f" ({language} voices: {', '.join(known)})" if known else ""

@@ -6,7 +6,7 @@ something inside fails: Twilio never sees a 500 from us.
 from __future__ import annotations
 
 import json
-import re
+import os
 import logging
 import time
 from datetime import datetime, timezone
@@ -30,8 +30,9 @@ log = logging.getLogger("ivr.calls")
 ROUTES = {"answer": "voice.answer", "silence": "voice.silence", "dialed": "voice.dialed",
           "whisper": "voice.whisper", "screened": "voice.screened", "recorded": "voice.recorded",
           "recording": "voice.recording", "audio": "voice.audio"}
-SID = re.compile(r"[A-Za-z0-9]{1,64}")
-FALLBACK_TEXT = "We're sorry, something went wrong on our end. Connecting you to a counselor."
+CALL_STATUSES = ("queued", "ringing", "in-progress", "completed", "busy", "failed", "no-answer",
+                 "canceled")
+FALLBACK_TEXT = "We are sorry, something went wrong, so we are connecting you to a counselor now."
 
 
 # -- helpers the views share ----------------------------------------------------------------
@@ -44,8 +45,8 @@ def current_flow() -> Flow:
 
 
 def storage() -> db.Storage:
-    """This process's store."""
-    return current_app.extensions["ivr.db"]
+    """This process's store, or the browser phone's scratch store (its calls are kept nowhere)."""
+    return request.environ.get("ivr.storage") or current_app.extensions["ivr.db"]
 
 
 def now() -> datetime:
@@ -83,10 +84,14 @@ def after_hours(flow: Flow) -> bool:
     return closed
 
 
-def _parent() -> str | None:
-    """The caller's CallSid, which the counselor's whisper and screening URLs carry."""
-    parent = request.form.get("ParentCallSid") or request.args.get("c") or request.form.get("CallSid")
-    return parent if parent and SID.fullmatch(parent) else None
+def call_sid(name: str = "CallSid") -> str:
+    """A Twilio id from the request form, or '' when it is missing or not shaped like one."""
+    return call.clean_sid(request.form.get(name))
+
+
+def _parent_sid() -> str:
+    """The caller's leg of a screened ring: ParentCallSid, the carried `c`, or this call."""
+    return call_sid("ParentCallSid") or call.clean_sid(request.args.get("c")) or call_sid()
 
 
 # Rendered TwiML is kept and reused (ivr.twiml.RenderCache), so the caller's CallSid goes in
@@ -97,7 +102,7 @@ STAND_IN = "CAxStandInForTheCallersCallSidx00"
 def _url(route: str, params: dict, parent: str | None = None) -> str:
     """A root-relative URL for an engine route, carrying the call's state."""
     if route in ("whisper", "screened"):
-        parent = parent or _parent()
+        parent = parent or _parent_sid()
         if parent:
             params = {**params, "c": parent}
     return url_for(ROUTES[route], **params)
@@ -107,23 +112,30 @@ def _answer(reply: call.Reply, kind: str) -> Response:
     """Render a reply as TwiML and note the step for the log and the statistics."""
     flow = current_flow()
     g.step = {"node": reply.node, "input": kind, "outcome": reply.outcome}
-    form = request.form
-    if form.get("CallSid") and request.endpoint not in ("voice.whisper", "voice.screened"):
+    sid = call_sid()
+    if sid and request.endpoint not in ("voice.whisper", "voice.screened"):
         state = current_state()
         try:
-            storage().sink.add(call_sid=form["CallSid"][:64], node=reply.node or state.node,
+            storage().sink.add(call_sid=sid, node=reply.node or state.node,
                                input_kind=kind, lang=state.lang, outcome=reply.outcome[:64],
                                after_hours=after_hours(flow))
         except Exception:
             log.exception("could not queue a call event")
-    parent = _parent()
-    if parent is None:  # no CallSid to stand in for: render as it comes
-        return Response(render(reply, flow, _url), mimetype="text/xml")
+        if reply.outcome.startswith("transfer:"):
+            storage().attempt("note a transfer", db.call_transferred, sid)
+    return Response(_render(reply, flow), mimetype="text/xml")
+
+
+def _render(reply: call.Reply, flow: Flow) -> str:
+    """The reply's TwiML, rendered once per flow version and reply and kept."""
+    parent = _parent_sid()
+    if not parent:  # no CallSid to stand in for: render as it comes
+        return render(reply, flow, _url)
     cache = current_app.extensions.get("ivr.twiml")
     if cache is None:
         cache = current_app.extensions.setdefault("ivr.twiml", RenderCache())
     text = cache.render(reply, flow, partial(_url, parent=STAND_IN), request.script_root)
-    return Response(text.replace(STAND_IN, parent), mimetype="text/xml")
+    return text.replace(STAND_IN, parent)
 
 
 def _input_kind() -> str:
@@ -137,12 +149,19 @@ def _input_kind() -> str:
 
 def safe_twiml() -> str:
     """The apology and counselor line, built without the database or a readable flow file."""
-    store = current_app.extensions.get("ivr.store")
-    flow = getattr(store, "flow", None)
-    if flow is None:
-        numbers = [n for n in (current_app.config.get("IVR_FALLBACK_NUMBER") or "").split(",") if n]
-        return fallback_twiml(FALLBACK_TEXT, "Polly.Joanna-Neural", "en-US", numbers,
-                              url_for("voice.fallback", step="after"))
+    flow = getattr(current_app.extensions.get("ivr.store"), "flow", None)
+    if flow is not None:
+        try:
+            return _flow_fallback(flow)
+        except Exception:  # even a strange flow must not stop the apology and the ring
+            log.exception("the fallback could not use the loaded flow; using the fixed one")
+    numbers = [n for n in (current_app.config.get("IVR_FALLBACK_NUMBER") or "").split(",") if n]
+    return fallback_twiml(FALLBACK_TEXT, "Polly.Joanna-Neural", "en-US", numbers,
+                          url_for("voice.fallback", step="after"))
+
+
+def _flow_fallback(flow: Flow) -> str:
+    """The fallback from the last good flow: its apology, ringing every counselor group."""
     lang = flow.languages[flow.default_language]
     try:
         group = flow.groups[flow.group_for(call.is_after_hours(flow, now()), lang.code)]
@@ -162,8 +181,7 @@ def failed(exc):
     """Any failure inside a webhook: log it with the CallSid, answer with safe TwiML."""
     if getattr(exc, "code", None) and 400 <= exc.code < 500:
         return exc
-    log.exception("webhook failed on %s (CallSid %s)", request.path,
-                  request.form.get("CallSid", "-")[:64])
+    log.exception("webhook failed on %s (CallSid %s)", request.path, call_sid() or "-")
     g.step = {"node": "", "input": "", "outcome": "error"}
     return Response(safe_twiml(), mimetype="text/xml")
 
@@ -175,7 +193,7 @@ def log_step(response: Response) -> Response:
     if step is not None:
         started = g.get("started", time.perf_counter())
         log.info(json.dumps({
-            "route": request.path, "call": request.form.get("CallSid", "")[:64],
+            "route": request.path, "call": call_sid(),
             "node": step["node"], "input": step["input"], "outcome": step["outcome"],
             "status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 1),
         }))
@@ -194,11 +212,12 @@ def start_clock() -> None:
 @twilio_only
 def voice():
     """A call comes in: the greeting and the main menu."""
-    sid = request.form.get("CallSid", "")[:64]
-    if sid:
+    if call_sid():
         key = caller_key(current_app.config["IVR_SECRET_KEY"], request.form.get("From"))
-        storage().later("note a new call", db.call_started, sid, key, db.utcnow())
-    return _answer(call.greet(current_flow(), now()), "call")
+        storage().attempt("note a new call", db.call_started, call_sid(), key)
+    flow = current_flow()
+    lang = request.args.get("l")  # a number for one language points at /voice?l=es
+    return _answer(call.greet(flow, now(), lang if lang in flow.languages else None), "call")
 
 
 @bp.post("/voice/answer")
@@ -227,13 +246,13 @@ def dialed():
     state = current_state()
     status = request.form.get("DialCallStatus", "failed")
     status = status if status in call.DIAL_STATUSES else "failed"
-    index = request.args.get("i", "0")
-    index = int(index) if index.isdigit() and len(index) < 3 else 0
+    index = call.clean_count(request.args.get("i"), 99) or 0
     accepted = False
-    if status in ("completed", "answered"):
-        accepted = storage().attempt("read a screened answer", db.was_accepted,
-                                     request.form.get("CallSid", "")[:64], default=False)
-    reply = call.dialed(flow, state, request.args.get("g", ""), index, status, accepted, now())
+    if status in ("completed", "answered"):  # None: the store could not say
+        accepted = storage().attempt("read a screened answer", db.was_accepted, call_sid(),
+                                     default=None) if call_sid() else None
+    reply = call.dialed(flow, state, request.args.get("g", ""), index, status, accepted, now(),
+                        call.clean_count(request.form.get("DialCallDuration"), 10**6) or 0)
     return _answer(reply, f"dial:{status}")  # the ring's result, for the statistics
 
 
@@ -249,9 +268,9 @@ def whisper():
 def screened():
     """The counselor's key after the whisper: 1 takes the call, anything else declines."""
     reply = call.screened(request.form.get("Digits"))
-    parent = request.form.get("ParentCallSid") or request.args.get("c", "")
+    parent = call_sid("ParentCallSid") or call.clean_sid(request.args.get("c"))
     if reply.outcome == "accepted" and parent:
-        storage().attempt("note a screened answer", db.mark_accepted, parent[:64])
+        storage().attempt("note a screened answer", db.mark_accepted, parent)
     return _answer(reply, "dtmf")
 
 
@@ -262,14 +281,20 @@ def recorded():
     flow = current_flow()
     state = current_state()
     form = request.form
-    has_message = bool(form.get("RecordingUrl")) and not request.args.get("empty")
+    recording = call.clean_url(form.get("RecordingUrl"))
+    has_message = bool(recording) and not request.args.get("empty")
     if has_message:
-        seconds = form.get("RecordingDuration", "")
-        storage().attempt(
-            "store a callback request", db.save_callback, form.get("CallSid", "")[:64],
-            form.get("From", "")[:32], state.lang, ".".join(state.path), form["RecordingUrl"][:500],
-            int(seconds) if seconds.isdigit() else None)
+        storage().attempt(  # the CallSid lets an operator find a lost message in Twilio's console
+            f"store the callback request of CallSid {call_sid() or '-'}",
+            db.save_callback, call_sid(), _caller_number(), state.lang, ".".join(state.path),
+            recording, call.clean_count(form.get("RecordingDuration"), 86400))
     return _answer(call.recorded(flow, state, has_message, now()), "record")
+
+
+def _caller_number() -> str:
+    """The caller's number for a callback (staff need it), or a withheld-number word; bounded."""
+    number = str(request.form.get("From") or "")
+    return number if call.PHONE.fullmatch(number) else ""
 
 
 @bp.post("/voice/recording")
@@ -277,10 +302,13 @@ def recorded():
 def recording():
     """Twilio's recording status callback: the finished recording's length."""
     form = request.form
-    if form.get("RecordingUrl") and form.get("CallSid"):
-        seconds = form.get("RecordingDuration", "")
-        storage().later("update a recording", db.recording_done, form["CallSid"][:64],
-                        form["RecordingUrl"][:500], int(seconds) if seconds.isdigit() else None)
+    recording = call.clean_url(form.get("RecordingUrl"))
+    finished = form.get("RecordingStatus", "completed") == "completed"  # not "absent" (silent)
+    if finished and recording and call_sid():
+        state = call.read_state(current_flow(), request.args)
+        storage().attempt(f"update the recording of CallSid {call_sid()}", db.recording_done,
+                          call_sid(), recording, call.clean_count(form.get("RecordingDuration"), 86400),
+                          state.lang, ".".join(state.path))
     return Response("<Response/>", mimetype="text/xml")
 
 
@@ -289,12 +317,12 @@ def recording():
 def status():
     """Twilio's call status callback: how the call ended."""
     form = request.form
-    sid = form.get("CallSid", "")[:64]
-    if sid:
-        seconds = form.get("CallDuration", "")
+    if call_sid():
         key = caller_key(current_app.config["IVR_SECRET_KEY"], form.get("From"))
-        storage().later("record how a call ended", db.call_ended, sid, form.get("CallStatus", "")[:32],
-                        int(seconds) if seconds.isdigit() else None, key, db.utcnow())
+        status = form.get("CallStatus", "")
+        storage().attempt("record how a call ended", db.call_ended, call_sid(),
+                          status if status in CALL_STATUSES else "unknown",
+                          call.clean_count(form.get("CallDuration"), 10**6), key)
     return Response("<Response/>", mimetype="text/xml")
 
 
@@ -313,17 +341,14 @@ def fallback():
 
 
 def _fallback_message() -> str:
-    """When the fallback's ring finds nobody: record a message for a callback."""
+    """When the fallback's ring finds nobody: the voicemail notice, then a recording."""
     from twilio.twiml.voice_response import VoiceResponse
-    store = current_app.extensions.get("ivr.store")
-    flow = getattr(store, "flow", None)
-    response = VoiceResponse()
+    flow = getattr(current_app.extensions.get("ivr.store"), "flow", None)
     if flow is not None:
-        lang = flow.languages[flow.default_language]
-        response.say(flow.text(lang.code, flow.messages["voicemail_intro"]), voice=lang.voice,
-                     language=lang.speech)
-    else:
-        response.say("Please leave a message after the tone, and we will call you back.")
+        state = call.CallState(flow.start, flow.default_language)
+        return render(call.voicemail(flow, state, now(), busy=True), flow, _url)
+    response = VoiceResponse()
+    response.say("Please leave a message after the tone, and we will call you back.")
     response.record(action=url_for("voice.recorded"), method="POST", max_length=120,
                     finish_on_key="#", play_beep=True)
     response.redirect(url_for("voice.recorded", empty="1"), method="POST")
@@ -337,8 +362,8 @@ def audio(lang: str, file: str):
     if (lang, Path(file).stem) not in flow.audio or flow.audio[(lang, Path(file).stem)] != file:
         abort(404)
     folder = Path(flow.path).parent / "prompts" / lang
-    response = send_from_directory(folder, file, max_age=3600)
-    return response
+    # A day: the URL carries the flow's version, so a new recording comes with a new URL.
+    return send_from_directory(folder, file, max_age=86400)
 
 
 @bp.get("/healthz")
@@ -354,5 +379,6 @@ def healthz():
                  "loaded_at": datetime.fromtimestamp(flow.loaded_at, timezone.utc).isoformat(),
                  "menus": len(flow.menus), "languages": list(flow.languages)},
         "reload_error": store.error or None,
+        "worker": os.getpid(),
     }
     return jsonify(body), 200

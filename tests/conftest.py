@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 import uuid
+import wave
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,24 @@ def flow_dir(tmp_path) -> Path:
     shutil.copy(ROOT / "call_flows.yaml", folder / "call_flows.yaml")
     shutil.copytree(ROOT / "prompts", folder / "prompts")
     return folder
+
+
+def settle(*paths) -> None:
+    """Date files (and everything in folders) a second back, as if saved and left alone since:
+    the line judges an edit only once its files stop changing."""
+    moment = time.time() - 1
+    for path in paths:
+        for file in [path, *(Path(path).rglob("*") if Path(path).is_dir() else ())]:
+            os.utime(file, (moment, moment))
+
+
+def tiny_wav(path, seconds: float = 0.1) -> None:
+    """Write a short silent 8 kHz mono WAV, the kind Twilio plays."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\0\0" * int(8000 * seconds))
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ def test_short_bench_reports_both_apps(tmp_path):
         assert 0 < figures["p50_ms"] <= figures["p90_ms"] <= figures["p99_ms"] <= figures["max_ms"]
         assert figures["rss_mb_per_worker"] > 0
     assert all(isinstance(results["ratios"][k], float) for k in ("throughput", "p99", "big_throughput"))
-    assert set(results["ratios"]["met"]) == {"throughput", "p99", "big_throughput", "check_seconds", "no_errors"}
+    assert set(results["ratios"]["met"]) == {"throughput", "p99", "big_throughput", "check_seconds", "no_errors", "reload"}
     assert 0 < results["check_seconds"]["shipped"] and 0 < results["check_seconds"]["big"]
     assert results["reload"]["requests_during"] > 0 and results["reload"]["errors"] == 0
     assert results["reload"]["all_workers_live_after_s"] is not None

@@ -130,7 +130,9 @@ def test_metrics_add_up_across_workers_and_report_shows_the_calls(line, flow_dir
     path = flow_dir / "call_flows.yaml"
     url = line.env["DATABASE_URL"]
     engine = create_engine(url)
-    wait_for(lambda: _ended(engine) == 6)
+    stepped = sum(n for path, n in sent.items()  # every step the workers queue as an event
+                  if path in ("/voice", "/voice/answer", "/voice/silence", "/voice/dialed", "/voice/recorded"))
+    wait_for(lambda: _ended(engine) == 6 and _count(engine, db.events) == stepped)
     runner = CliRunner()
     page = tmp_path / "report.html"
     result = runner.invoke(main, ["report", "--html", str(page)],
@@ -174,6 +176,11 @@ def save(path, text: str) -> None:
     spare = path.with_suffix(".saving")
     spare.write_text(text)
     os.replace(spare, path)
+
+
+def _count(engine, table) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar()
 
 
 def _ended(engine) -> int:

@@ -1,0 +1,406 @@
+"""The browser phone for staff: a page, and a JSON API that plays the line's own TwiML.
+
+Every step runs ivr.phone.Phone over the app's real Twilio routes, in process and signed as
+Twilio signs, so the page can never differ from what a caller hears. The call's position
+travels in the JSON the browser sends back (any worker can take the next step); it is
+checked on the way in and trusted for nothing but the simulation. Simulated calls write to a
+scratch store in memory, so they never show up as calls, statistics or callback requests.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from datetime import datetime, time, timedelta, timezone
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from sqlalchemy import create_engine
+from sqlalchemy.pool import StaticPool
+
+from ivr import call, db
+from ivr.config import SettingsError, fixed_now
+from ivr.flow import KEYS, Flow
+from ivr.graph import mermaid, node_id
+from ivr.hours import is_open
+from ivr.phone import CallDropped, Heard, Phone, client_post
+from ivr.security import staff_only
+
+bp = Blueprint("simulator", __name__, url_prefix="/simulator")
+
+MAX_BODY = 64 * 1024
+MAX_WORDS = 200
+# What each action needs the call to be waiting for (None: a new call).
+NEEDS = {"call": None, "press": ("gather",), "say": ("gather",), "silence": ("gather", "record"),
+         "answer": ("dial",), "no_answer": ("dial",), "message": ("record",),
+         "hang_up": ("gather", "dial", "record")}
+CALLER = "+15550100000"  # fictional: simulated calls come from no real phone
+PLACES = {call.VOICEMAIL_NODE: "the voicemail notice", call.SAVED_NODE: "after the message"}
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+class SimulatorError(Exception):
+    """A request the browser phone cannot act on; the message says what to do."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+class _NoEvents:
+    """An event sink that keeps nothing."""
+
+    def add(self, **event) -> None:
+        """Drop the event: simulated calls are not statistics."""
+
+
+class ScratchStore(db.Storage):
+    """A store in memory for one step: screened answers work as in production, nothing is kept."""
+
+    def __init__(self):
+        super().__init__("sqlite://")
+        self._engine = create_engine("sqlite://", poolclass=StaticPool,
+                                     connect_args={"check_same_thread": False})
+        db.metadata.create_all(self._engine)
+        self._sink = _NoEvents()
+
+    def close(self) -> None:
+        """Free the memory database."""
+        self._engine.dispose()
+
+
+# -- the page --------------------------------------------------------------------------------
+
+@bp.get("")
+@staff_only
+def page():
+    """The browser phone."""
+    flow = _flow()
+    languages = [{"code": code, "label": _language_name(flow, code), "speech": lang.speech}
+                 for code, lang in flow.languages.items()]
+    config = {"api": "/simulator/api/step", "graph": mermaid(flow), "languages": languages,
+              "start": node_id(flow.start), "counselor_key": flow.counselor_key}
+    html = render_template("simulator.html", name=flow.name, config=config, languages=languages,
+                           keys=["1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#"],
+                           has_hours=flow.hours is not None)
+    return Response(html, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"})
+
+
+# -- the API ---------------------------------------------------------------------------------
+
+@bp.post("/api/step")
+@staff_only
+def step():
+    """Take one step of a simulated call and say what the caller heard."""
+    try:
+        body = _body()
+        flow = _flow()
+        return jsonify(_run(flow, body))
+    except SimulatorError as exc:
+        return jsonify(error=str(exc)), exc.status
+
+
+def _body() -> dict:
+    """The JSON the page sent (JSON only, so no other site's form can post here)."""
+    if request.content_length and request.content_length > MAX_BODY:
+        raise SimulatorError("That request is too large for the browser phone.", 413)
+    if not request.is_json:
+        raise SimulatorError("Send the step as JSON (Content-Type: application/json).", 415)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise SimulatorError("Send the step as a JSON object, like {\"do\": \"call\"}.")
+    return body
+
+
+def _run(flow: Flow, body: dict) -> dict:
+    """Start or resume the call, act, and describe what happened."""
+    action = str(body.get("do", ""))
+    if action not in NEEDS:
+        raise SimulatorError(f"'{action[:40]}' is not something the browser phone does; use one of "
+                             f"{', '.join(NEEDS)}.")
+    store = ScratchStore()
+    try:
+        if action == "call":
+            at, when = _moment(flow, str(body.get("when", "now")), str(body.get("at", "")))
+            lang = str(body.get("lang", "")) if body.get("lang") in flow.languages else flow.default_language
+            phone = _phone(store, at, voice_path="/voice" + ("" if lang == flow.default_language else f"?l={lang}"))
+        else:
+            held = body.get("call") if isinstance(body.get("call"), dict) else {}
+            at = _held_time(held.get("at"))
+            when = _describe(flow, fixed_now(at) if at else _clock())
+            phone = _resume(store, at, held.get("phone"))
+        start = len(phone.heard)
+        you, error = _act(phone, action, body), None
+        try:
+            _drive(phone, action, body)
+        except CallDropped as exc:
+            phone.waiting, error = None, str(exc)
+        lines = [you] + _lines(flow, phone, phone.heard[start:])
+        if error:
+            lines.append({"kind": "error", "text": f"The line failed: {error}. Twilio would play "
+                          "its application error and the caller would go to the fallback."})
+        lines += _waiting(flow, phone)
+        return {"lines": lines, "waiting": phone.waiting, "when": when, "where": _where(flow, phone),
+                "call": {"phone": phone.position(), "at": at} if phone.waiting else None}
+    finally:
+        store.close()
+
+
+def _phone(store: ScratchStore, at: str | None, **kwargs) -> Phone:
+    """A new phone calling this line in process, as Twilio would, at the chosen time."""
+    return Phone(_post(store, at), **_where_to_call(), caller=CALLER, **kwargs)
+
+
+def _resume(store: ScratchStore, at: str | None, position) -> Phone:
+    """The phone a browser handed back, checked."""
+    try:
+        return Phone.resume(_post(store, at), position, **_where_to_call(), caller=CALLER)
+    except ValueError as exc:
+        raise SimulatorError(f"That call cannot go on ({exc}); place a new call.") from None
+
+
+def _where_to_call() -> dict:
+    """The base URL Twilio signs against, and the token it signs with."""
+    config = current_app.config
+    return {"base": config["IVR_PUBLIC_URL"] or request.host_url,
+            "auth_token": config["TWILIO_AUTH_TOKEN"]}
+
+
+def _post(store: ScratchStore, at: str | None):
+    """Posts into the app's own routes, with the chosen time and the scratch store."""
+    environ = {"ivr.storage": store}
+    if at:
+        environ["ivr.now"] = at
+    return functools.partial(client_post(current_app.test_client()), environ=environ)
+
+
+def _act(phone: Phone, action: str, body: dict) -> dict:
+    """Check the action fits what the call waits for; return the caller's own line."""
+    need = NEEDS[action]
+    if need and phone.waiting not in need:
+        now = phone.waiting or "nothing: the call has ended"
+        raise SimulatorError(f"The call is waiting for {now}, so '{action}' does not fit. "
+                             "Place a new call if it has ended.", 409)
+    keys = str(body.get("keys", ""))
+    if action == "press" and (len(keys) != 1 or keys not in KEYS):
+        raise SimulatorError("Press one phone key: 0-9, * or #.")
+    words = " ".join(str(body.get("words", "")).split())[:MAX_WORDS]
+    if action == "say" and not words:
+        raise SimulatorError("Type what the caller says first.")
+    return {"call": {"kind": "you", "text": "You call the line."},
+            "press": {"kind": "you", "text": f"You press {keys}."},
+            "say": {"kind": "you", "text": f"You say: “{words}”"},
+            "silence": {"kind": "you", "text": "You stay silent."},
+            "answer": {"kind": "you", "text": "A counselor answers and presses 1 to take the call."},
+            "no_answer": {"kind": "you", "text": "Nobody answers."},
+            "message": {"kind": "you", "text": "You leave a 15-second message and press #."},
+            "hang_up": {"kind": "you", "text": "You hang up."}}[action]
+
+
+def _drive(phone: Phone, action: str, body: dict) -> None:
+    """Do the action on the phone."""
+    if action == "call":
+        phone.dial_in()
+    elif action == "press":
+        phone.press(str(body["keys"]))
+    elif action == "say":
+        phone.say(" ".join(str(body["words"]).split())[:MAX_WORDS])
+    elif action == "silence":
+        phone.stay_silent() if phone.waiting == "gather" else phone.record_nothing()
+    elif action == "answer":
+        phone.ring_ends("completed", counselor_keys="1")
+    elif action == "no_answer":
+        phone.ring_ends("no-answer")
+    elif action == "message":
+        phone.leave_message(15)
+    elif action == "hang_up":
+        phone.hang_up()
+
+
+# -- the time the call is placed at ---------------------------------------------------------
+
+def _clock() -> datetime:
+    """The line's own idea of now: IVR_NOW when set, else the clock."""
+    fixed = current_app.config["IVR_NOW"]
+    return fixed_now(fixed) if fixed else datetime.now(timezone.utc)
+
+
+def _held_time(at) -> str | None:
+    """The call's chosen time as handed back, checked."""
+    if at in (None, ""):
+        return None
+    try:
+        fixed_now(str(at))
+    except SettingsError:
+        raise SimulatorError("That call's time is not a time; place a new call.") from None
+    return str(at)
+
+
+def _moment(flow: Flow, choice: str, custom: str) -> tuple[str | None, str]:
+    """Resolve the time picker: now, after hours, a holiday or a date and time."""
+    base = _clock()
+    if choice == "now":
+        return None, _describe(flow, base)
+    zone = ZoneInfo(flow.hours.timezone) if flow.hours else timezone.utc
+    if choice == "at":
+        try:
+            when = datetime.fromisoformat(custom)
+        except ValueError:
+            raise SimulatorError("Pick a date and time for the call, like 2026-12-24T21:00.") from None
+        when = when if when.tzinfo else when.replace(tzinfo=zone)
+    elif choice in ("after_hours", "holiday"):
+        if flow.hours is None:
+            raise SimulatorError("call_flows.yaml sets no hours, so the desk is never closed; "
+                                 "add an 'hours:' section to try after hours.")
+        when = _after_hours(flow, base) if choice == "after_hours" else _holiday(flow, base)
+    else:
+        raise SimulatorError(f"'{choice}' is not a time choice; use now, after_hours, holiday or at.")
+    return when.isoformat(), _describe(flow, when)
+
+
+def _after_hours(flow: Flow, base: datetime) -> datetime:
+    """The next whole hour, within a week, when the desk is closed on an ordinary day."""
+    zone = ZoneInfo(flow.hours.timezone)
+    moment = base.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+    for _ in range(24 * 8):
+        moment += timedelta(hours=1)
+        if not is_open(flow.hours, moment) and moment.date() not in flow.hours.closed_on:
+            return moment
+    raise SimulatorError("The desk is open around the clock, so there is no after-hours time to try.")
+
+
+def _holiday(flow: Flow, base: datetime) -> datetime:
+    """10 in the morning on the next closed date (or the last one, when all have passed)."""
+    zone = ZoneInfo(flow.hours.timezone)
+    days = sorted(flow.hours.closed_on)
+    if not days:
+        raise SimulatorError("call_flows.yaml lists no holidays; add dates under hours: closed_on.")
+    today = base.astimezone(zone).date()
+    day = next((d for d in days if d >= today), days[-1])
+    return datetime.combine(day, time(10, 0), zone)
+
+
+def _describe(flow: Flow, when: datetime) -> str:
+    """The time in the desk's zone, and whether the desk is open then."""
+    if flow.hours is None:
+        return f"{when:%A %d %B %Y, %H:%M} (no hours set: the desk is always open)"
+    local = when.astimezone(ZoneInfo(flow.hours.timezone))
+    state = "after hours: the desk is closed" if call.is_after_hours(flow, when) else "the desk is open"
+    return f"{local:%A %d %B %Y, %H:%M} {flow.hours.timezone}; {state}"
+
+
+# -- describing what happened ----------------------------------------------------------------
+
+def _lines(flow: Flow, phone: Phone, heard: list[Heard]) -> list[dict]:
+    """Each thing the caller (or the counselor) heard, with where it came from."""
+    prompts = _prompt_names(flow)
+    last_doc = phone.base + phone.position()["url"]
+    here = _state_of(_pending_url(phone)) if phone.waiting else {}
+    out = []
+    for item in heard:
+        state = here if item.doc == last_doc and here else _state_of(item.doc)
+        where = _place(flow, state)
+        if item.kind in ("say", "whisper"):
+            out.append({"kind": "say" if item.kind == "say" else "whisper", "text": item.text,
+                        "lang": item.lang, "prompt": _match(prompts, item.text), **where})
+        elif item.kind == "play":
+            out.append({"kind": "play", "text": f"A recording plays: {item.url}", **where})
+        elif item.kind == "dial":
+            out.append({"kind": "dial", "text": _ringing(flow, item), **where})
+        elif item.kind == "record":
+            out.append({"kind": "record", "text": f"Beep. Recording a message, up to "
+                        f"{item.extra.get('maxLength', '?')} seconds; # ends it.", **where})
+        elif item.kind in ("hangup", "end"):
+            out.append({"kind": "hangup", "text": "The line hangs up." if item.kind == "hangup"
+                        else "The line ran out of instructions and hung up.", **where})
+    return out
+
+
+def _waiting(flow: Flow, phone: Phone) -> list[dict]:
+    """What the line is waiting for now, as a transcript line."""
+    if phone.waiting != "gather":
+        return []
+    pending = phone.position()["pending"]
+    words = "a key or words" if 'input="dtmf speech"' in pending else "a key"
+    seconds = re.search(r'timeout="(\d+)"', pending)
+    where = _place(flow, _state_of(_pending_url(phone)))
+    return [{"kind": "wait", "text": f"Waiting for {words}"
+             + (f" ({seconds.group(1)} seconds, then it goes on as if you stayed silent)." if seconds else "."),
+             **where}]
+
+
+def _ringing(flow: Flow, item: Heard) -> str:
+    """'Ringing counselor desk: +1555..., for 25 seconds, screened'."""
+    group = _state_of(item.extra.get("action") or "").get("g", "")
+    name = f"counselor {group}" if group else "the counselor line"
+    screened = "; screened: the counselor hears who is calling and presses 1 to take it" if item.screened else ""
+    return (f"Ringing {name} ({', '.join(item.numbers)}) for {item.extra.get('timeout') or '?'} "
+            f"seconds{screened}.")
+
+
+def _where(flow: Flow, phone: Phone) -> dict:
+    """Where the call is now: a menu, a ring group, voicemail, or ended; and its diagram node."""
+    if not phone.waiting:
+        return {"node": None, "graph": None, "label": "The call has ended."}
+    state = _state_of(_pending_url(phone))
+    if phone.waiting == "dial":
+        group = state.get("g", "")
+        return {"node": state.get("n"), "graph": node_id("g_" + group) if group in flow.groups else "counselor",
+                "label": f"Ringing counselor {group}."}
+    if phone.waiting == "record":
+        return {"node": state.get("n"), "graph": "voicemail", "label": "Voicemail: recording a message."}
+    if state.get("n") in PLACES:
+        return {"node": state["n"], "graph": "voicemail", "label": f"Voicemail: {PLACES[state['n']]}."}
+    place = _place(flow, state)
+    return {"node": place["menu"], "graph": node_id(place["menu"]) if place["menu"] else None,
+            "label": f"In the menu '{place['menu']}' ({place['menu_title']})."}
+
+
+def _pending_url(phone: Phone) -> str:
+    """The URL the waiting verb answers to: its action."""
+    pending = phone.position()["pending"] or ""
+    found = re.search(r'action="([^"]*)"', pending)
+    return found.group(1).replace("&amp;", "&") if found else ""
+
+
+def _state_of(url: str) -> dict:
+    """A URL's query parameters (the call's state: n, l, g...)."""
+    return {k: v[0] for k, v in parse_qs(urlsplit(url or "").query).items()}
+
+
+def _place(flow: Flow, state: dict) -> dict:
+    """Name the menu a state is at, with its title."""
+    node = state.get("n") or flow.start
+    if node in PLACES:
+        return {"menu": node, "menu_title": PLACES[node]}
+    if node in flow.menus:
+        return {"menu": node, "menu_title": flow.menus[node].title}
+    return {"menu": flow.start, "menu_title": flow.menus[flow.start].title}
+
+
+def _prompt_names(flow: Flow) -> list[tuple]:
+    """(pattern, prompt name) for every prompt; placeholders match any words."""
+    out = []
+    for (_, name), text in flow.prompts.items():
+        pattern = re.escape(text)
+        for hole in re.findall(r"\{[a-z_]+\}", text):
+            pattern = pattern.replace(re.escape(hole), ".*?")
+        out.append((re.compile(pattern + r"\Z", re.S), name))
+    return out
+
+
+def _match(prompts: list[tuple], text: str) -> str | None:
+    """The prompt a spoken text came from, if any."""
+    return next((name for pattern, name in prompts if pattern.match(text)), None)
+
+
+def _language_name(flow: Flow, code: str) -> str:
+    """A language's own name, for the language choice: the first word that chooses it."""
+    words = flow.languages[code].words
+    return words[0].capitalize() if words else code
+
+
+def _flow() -> Flow:
+    """The flow being served."""
+    return current_app.extensions["ivr.store"].current()

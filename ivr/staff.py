@@ -1,0 +1,175 @@
+"""Staff pages: the callback list (voicemails waiting for a call back), and marking one done.
+
+Plain HTML forms, no scripts and nothing from other sites. The list holds callers' numbers
+and recordings, which are health information: in production it sits behind
+IVR_STAFF_PASSWORD (security.staff_only) and is never cached.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone, tzinfo
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, current_app, redirect, render_template_string, request, url_for
+
+from ivr import db
+from ivr.security import staff_only, staff_refusal
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+bp.before_request(staff_refusal)  # one gate for every staff route, present and future
+log = logging.getLogger("ivr.staff")
+
+STATUS_WORDS = {"new": "New", "called_back": "Called back", "closed": "Closed"}
+
+
+# -- shared with `ivr callbacks` --------------------------------------------------------------
+
+def desk_zone(flow) -> tzinfo:
+    """The desk's time zone from a flow's hours, or the machine's local zone without one."""
+    if flow is not None and flow.hours is not None:
+        return ZoneInfo(flow.hours.timezone)
+    return datetime.now().astimezone().tzinfo
+
+
+def callback_view(row: dict, zone: tzinfo) -> dict:
+    """One callback request as staff read it: desk local time, length, a safe recording link."""
+    when = row["created_at"]
+    if when.tzinfo is None:  # SQLite hands back naive UTC
+        when = when.replace(tzinfo=timezone.utc)
+    url = row["recording_url"] or ""
+    seconds = row["recording_seconds"]
+    return {
+        "id": row["id"], "when": when.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
+        "caller": row["caller"] or "", "lang": row["lang"] or "",
+        "path": " > ".join(p for p in (row["path"] or "").split(".") if p),
+        "recording": url if url.startswith("https://") else "",  # only Twilio's https links
+        "length": f"{seconds}s" if seconds is not None else "",
+        "status": row["status"], "status_words": STATUS_WORDS.get(row["status"], row["status"]),
+    }
+
+
+# -- the page ---------------------------------------------------------------------------------
+
+PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Callbacks - {{ line }}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 1.5rem; line-height: 1.4; color: #111; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #ccc; vertical-align: top; }
+th { background: #f2f2f2; }
+.new { font-weight: bold; }
+.note { padding: .5rem .8rem; background: #eef6ee; border: 1px solid #9c9; }
+.problem { padding: .5rem .8rem; background: #fdecea; border: 1px solid #d99; }
+nav a { margin-right: 1rem; }
+button { font-size: 1rem; margin: .1rem 0; }
+</style>
+</head>
+<body>
+<h1>Callbacks: {{ line }}</h1>
+<p>Voicemail messages that wait for a call back, newest first. Times are the desk's local
+time ({{ zone }}). Callers' numbers and recordings are health information: call back from a
+helpline phone, and share them with nobody outside the team.</p>
+<nav aria-label="Show">
+  <a href="{{ url_for('staff.callbacks') }}"{% if not shown %} aria-current="page"{% endif %}>All</a>
+  {% for code, words in statuses.items() %}
+  <a href="{{ url_for('staff.callbacks', status=code) }}"{% if shown == code %} aria-current="page"{% endif %}>{{ words }}</a>
+  {% endfor %}
+</nav>
+{% if done %}<p class="note" role="status">{{ done }}</p>{% endif %}
+{% if problem %}<p class="problem" role="alert">{{ problem }}</p>{% endif %}
+{% if rows %}
+<table>
+<caption>{{ rows|length }} callback request{{ '' if rows|length == 1 else 's' }}</caption>
+<thead><tr><th scope="col">#</th><th scope="col">When</th><th scope="col">Number</th>
+<th scope="col">Language</th><th scope="col">Heard</th><th scope="col">Message</th>
+<th scope="col">Length</th><th scope="col">Status</th><th scope="col">Change</th></tr></thead>
+<tbody>
+{% for row in rows %}
+<tr class="{{ row.status }}">
+<td>{{ row.id }}</td><td>{{ row.when }}</td>
+<td>{% if row.caller %}<a href="tel:{{ row.caller }}">{{ row.caller }}</a>{% else %}unknown{% endif %}</td>
+<td>{{ row.lang }}</td><td>{{ row.path or '-' }}</td>
+<td>{% if row.recording %}<a href="{{ row.recording }}" rel="noreferrer">Listen to message {{ row.id }}</a>{% else %}-{% endif %}</td>
+<td>{{ row.length or '-' }}</td><td>{{ row.status_words }}</td>
+<td><form method="post" action="{{ url_for('staff.mark', callback_id=row.id) }}">
+{% for code, words in statuses.items() if code != row.status %}
+<button type="submit" name="status" value="{{ code }}">Mark #{{ row.id }} {{ words|lower }}</button>
+{% endfor %}
+</form></td>
+</tr>
+{% endfor %}
+</tbody>
+</table>
+{% elif not problem %}
+<p>No callback requests{% if shown %} marked {{ statuses[shown]|lower }}{% endif %}.</p>
+{% endif %}
+</body>
+</html>
+"""
+
+
+def _page(rows, status: int = 200, **extra) -> Response:
+    """Render the callback page; never cached, since it holds health information."""
+    flow = current_app.extensions["ivr.store"].current()
+    html = render_template_string(
+        PAGE, rows=rows, statuses=STATUS_WORDS, line=flow.name if flow else "Helpline",
+        zone=str(desk_zone(flow)), **extra)
+    return Response(html, status, {"Cache-Control": "no-store"}, mimetype="text/html")
+
+
+@bp.get("/callbacks")
+@staff_only
+def callbacks():
+    """The callback list, newest first, in the desk's local time."""
+    shown = request.args.get("status") if request.args.get("status") in STATUS_WORDS else None
+    rows = current_app.extensions["ivr.db"].attempt("list callbacks", db.list_callbacks, shown)
+    if rows is None:
+        return _page([], 503, shown=shown, problem=(
+            "The callback list can't be read right now: the database is unreachable. "
+            "Check that it is running and that DATABASE_URL points at it, then reload this page."))
+    zone = desk_zone(current_app.extensions["ivr.store"].current())
+    done = request.args.get("done", "")
+    done = f"Callback {done} is saved." if done.isdigit() else ""
+    return _page([callback_view(row, zone) for row in rows], shown=shown, done=done)
+
+
+@bp.post("/callbacks/<int:callback_id>")
+@staff_only
+def mark(callback_id: int):
+    """Mark one callback request called back, closed, or new again."""
+    status = request.form.get("status", "")
+    if status not in STATUS_WORDS:
+        return _page([], 400, problem=f"'{status}' is not a status; choose "
+                     + ", ".join(STATUS_WORDS.values()) + ".")
+    found = current_app.extensions["ivr.db"].attempt(
+        "mark a callback", db.set_callback_status, callback_id, status)
+    if found is None:
+        return _page([], 503, problem="The change was not saved: the database is unreachable. "
+                     "Go back and try again in a minute.")
+    if not found:
+        return _page([], 404, problem=f"There is no callback request #{callback_id}; "
+                     "it may have been purged. Reload the list.")
+    log.info("callback %d marked %s", callback_id, status)
+    return redirect(url_for("staff.callbacks", done=callback_id), 303)
+
+
+INDEX = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Recovery Helpline: staff</title></head>
+<body><h1>Recovery Helpline: staff</h1><ul>
+{% for rule, doc in links %}<li><a href="{{ rule }}">{{ rule }}</a> {{ doc }}</li>{% endfor %}
+</ul></body></html>
+"""
+
+
+@bp.get("/")
+def index():
+    """The staff pages there are, with links."""
+    links = sorted((rule.rule, (current_app.view_functions[rule.endpoint].__doc__ or "").strip())
+                   for rule in current_app.url_map.iter_rules()
+                   if "GET" in rule.methods and not rule.arguments and rule.rule != "/staff/"
+                   and rule.rule.startswith(("/staff", "/simulator")))
+    return render_template_string(INDEX, links=links)

@@ -1,0 +1,229 @@
+"""`ivr call`: a phone in the terminal for staff, through the line's real routes in process.
+
+Everything shown comes from the TwiML the routes answer, played by ivr.phone.Phone the way
+Twilio plays it, so what staff see is exactly what a caller would get.
+
+A scripted call (`--keys`) is a comma-separated list; each token answers what the line is
+waiting for at that moment:
+
+- at a menu: a key (0-9, * or #; several keys are pressed one after another), `silence`
+  (or an empty token) to say nothing, `hangup`, or any other words, which the caller says;
+- while counselors' phones ring: `answer` (a counselor answers and presses 1), `decline`
+  (a counselor answers and does not take the call), `voicemail` (a phone's own voicemail
+  answers), `noanswer` or `busy`; or their first letters a, d, v, n, b;
+- while a message is recorded: `message` (the caller speaks a message) or `silence`; or m, s.
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+import textwrap
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import click
+import phonenumbers
+
+from ivr.flow import KEYS
+from ivr.phone import Heard, Phone, client_post
+
+RING = {"a": "answer", "d": "decline", "v": "voicemail", "n": "noanswer", "b": "busy"}
+RECORD = {"m": "message", "s": "silence"}
+ASK = {
+    "gather": "your turn: press a key (0-9, *, #) or say something; Enter alone is silence",
+    "dial": "ringing: a = a counselor answers and presses 1, d = a counselor declines, "
+            "v = a phone's voicemail answers, n = no answer, b = busy",
+    "record": "recording: m = speak a message, s = say nothing",
+}
+
+
+class ScriptError(ValueError):
+    """A scripted token that does not fit what the call is waiting for."""
+
+
+class Terminal:
+    """One call into an app, shown line by line on the terminal."""
+
+    def __init__(self, app, lang: str | None = None, echo=click.echo):
+        self.app, self.echo = app, echo
+        self.flow = app.extensions["ivr.store"].flow
+        voice_path = "/voice" + (f"?l={lang}" if lang else "")
+        self.phone = Phone(client_post(app.test_client()), base=app.config["IVR_PUBLIC_URL"] or "http://127.0.0.1",
+                           auth_token=app.config["TWILIO_AUTH_TOKEN"], voice_path=voice_path)
+
+    @property
+    def waiting(self) -> str | None:
+        """What the call waits for: gather, dial, record, or None once it has ended."""
+        return self.phone.waiting
+
+    def start(self) -> None:
+        """Dial in and show the greeting."""
+        self.show(self.phone.dial_in())
+
+    def act(self, token: str) -> None:
+        """Do what one token says, given what the call is waiting for."""
+        token = token.strip()
+        word = token.lower()
+        if word == "hangup":
+            self.phone.hang_up()
+            self.echo("  (you hang up)")
+            return
+        if self.waiting == "gather":
+            self._at_menu(token, word)
+        elif self.waiting == "dial":
+            self._ringing(RING.get(word, word))
+        elif self.waiting == "record":
+            self._recording(RECORD.get(word, word))
+
+    def _at_menu(self, token: str, word: str) -> None:
+        """Press keys, say words, or stay silent at a menu."""
+        if word in ("", "silence"):
+            self.echo("  (you say nothing)")
+            self.show(self.phone.stay_silent())
+        elif all(ch in KEYS for ch in token):
+            for key in token:
+                if self.waiting != "gather":
+                    break
+                self.echo(f"  (you press {key})")
+                self.show(self.phone.press(key))
+        else:
+            self.echo(f'  (you say "{token}")')
+            self.show(self.phone.say(token))
+
+    def _ringing(self, outcome: str) -> None:
+        """Finish a ring the way staff chose."""
+        keys = {"answer": "1", "decline": "2", "voicemail": ""}
+        if outcome in keys:
+            self.echo({"answer": "  (a counselor answers)", "decline": "  (a counselor answers)",
+                       "voicemail": "  (a phone's own voicemail answers)"}[outcome])
+            for heard in self.phone.counselor_answers(keys[outcome]):
+                self.echo(f"    counselor hears: {heard.text}")
+            if outcome != "voicemail":
+                self.echo(f"    counselor presses {keys[outcome]}")
+            self.show(self.phone.ring_ends("completed"))
+        elif outcome in ("noanswer", "busy"):
+            self.echo("  (nobody answers)" if outcome == "noanswer" else "  (the line is busy)")
+            self.show(self.phone.ring_ends("no-answer" if outcome == "noanswer" else "busy"))
+        else:
+            raise ScriptError(f"'{outcome}' is not a ring outcome; use answer, decline, voicemail, "
+                              "noanswer or busy (a, d, v, n, b)")
+
+    def _recording(self, outcome: str) -> None:
+        """Speak a message into the recording, or nothing."""
+        if outcome == "message":
+            self.echo("  (you speak a message for 15 s and press #)")
+            self.show(self.phone.leave_message(15))
+        elif outcome == "silence":
+            self.echo("  (you say nothing)")
+            self.show(self.phone.record_nothing())
+        else:
+            raise ScriptError(f"'{outcome}' is not a way to answer the recording; use message or "
+                              "silence (m, s)")
+
+    # -- showing what the caller hears ---------------------------------------------------------
+    def show(self, heard: list[Heard]) -> None:
+        """Print what the caller heard, then what the line waits for."""
+        for item in heard:
+            line = self.describe(item)
+            if line:
+                self.echo(line)
+        if self.waiting:
+            self.echo(f"  > {ASK[self.waiting]}")
+        else:
+            self.echo("-- the call has ended --")
+
+    def describe(self, item: Heard) -> str:
+        """One line for one thing heard."""
+        if item.kind == "say":
+            return _wrapped(f"[{item.lang}] ", item.text)
+        if item.kind == "play":
+            parts = urlsplit(item.url).path.split("/")  # /audio/<lang>/<file>
+            lang, file = (parts[-2], parts[-1]) if len(parts) >= 4 else ("?", item.url)
+            known = self.flow.languages.get(lang)
+            text = self.flow.text(lang, Path(file).stem) if known else ""
+            return _wrapped(f"[{known.speech if known else lang}] ",
+                            f"(plays the recording prompts/{lang}/{file}) {text}")
+        if item.kind == "dial":
+            return self.ringing(item)
+        if item.kind == "record":
+            return f"(recording a message: up to {item.extra.get('maxLength', '?')} s, # ends it)"
+        if item.kind == "hangup":
+            return "(the line hangs up)"
+        if item.kind == "end":
+            return "(the line ran out of instructions and hung up: Twilio would do the same; report this)"
+        return ""
+
+    def ringing(self, item: Heard) -> str:
+        """'Ringing counselor desk: +1 555-555-0100, +1 555-555-0101 (screened)'."""
+        query = parse_qs(urlsplit(item.extra.get("action") or "").query)
+        group = query.get("g", ["?"])[0]
+        numbers = ", ".join(_pretty(n) for n in item.numbers)
+        screened = " (screened)" if item.screened else ""
+        return f"Ringing counselor {group}: {numbers}{screened}, for {item.extra.get('timeout')} s"
+
+
+def _wrapped(lead: str, text: str, width: int = 100) -> str:
+    """Text wrapped to the terminal, each paragraph's lines under the first one's words."""
+    indent = " " * len(lead)
+    paragraphs = [p for p in text.splitlines() if p.strip()] or [""]
+    lines = [textwrap.fill(p, width, initial_indent=lead if i == 0 else indent, subsequent_indent=indent)
+             for i, p in enumerate(paragraphs)]
+    return "\n".join(lines)
+
+
+def _pretty(number: str) -> str:
+    """A phone number as people write it, with its country code."""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(number),
+                                          phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return number
+
+
+def run(app, lang: str | None, script: str | None, echo=click.echo, read=None) -> None:
+    """Play one call: the scripted tokens, or what staff type, until it ends."""
+    terminal = Terminal(app, lang, echo)
+    terminal.start()
+    if script is not None:
+        tokens = script.split(",")
+        while tokens and terminal.waiting:
+            terminal.act(tokens.pop(0))
+        if terminal.waiting:
+            echo(f"-- end of the script; the call was waiting ({terminal.waiting}); you hang up --")
+            terminal.phone.hang_up()
+        return
+    read = read or (lambda: click.prompt("", default="", show_default=False, prompt_suffix="> "))
+    while terminal.waiting:
+        try:
+            token = read()
+        except (click.Abort, EOFError):
+            echo("\n  (you hang up)")
+            terminal.phone.hang_up()
+            return
+        try:
+            terminal.act(token)
+        except ScriptError as exc:
+            echo(f"  {exc}")
+
+
+@contextmanager
+def quiet_app(settings: dict):
+    """The line's app for a terminal call: its own SQLite unless DATABASE_URL is set, logs quiet."""
+    from ivr import create_app
+    logger = logging.getLogger("ivr")
+    saved = (logger.level, list(logger.handlers))
+    logger.handlers, logger.level = [logging.NullHandler()], logging.WARNING
+    folder = None if settings.get("DATABASE_URL") else tempfile.TemporaryDirectory(prefix="ivr-call-")
+    try:
+        if folder is not None:
+            settings = {**settings, "DATABASE_URL": f"sqlite:///{Path(folder.name) / 'call.db'}"}
+        app = create_app(settings)
+        try:
+            yield app
+        finally:  # write the call's events before a temporary database goes away
+            app.extensions["ivr.db"].close()
+    finally:
+        logger.level, logger.handlers = saved
+        if folder is not None:
+            folder.cleanup()

@@ -1,0 +1,161 @@
+"""The browser phone end to end: Debian's Chromium, driven by Playwright, against real gunicorn.
+
+`make test` installs /usr/bin/chromium when it is missing. Playwright only drives it: its own
+browser downloads are never used. IVR_UPDATE_SCREENSHOT=1 also refreshes docs/simulator.png.
+"""
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PUBLIC_URL, ROOT, TOKEN, WEEKDAY_MORNING, Server
+
+pytestmark = pytest.mark.slow
+playwright = pytest.importorskip("playwright.sync_api")
+expect = playwright.expect
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+STAFF = {"username": "staff", "password": "staff-pass"}
+# Records what the page asks the browser to speak aloud (speechSynthesis makes no sound here).
+SPOKEN = """
+window.__spoken = [];
+if (window.speechSynthesis) {
+  window.speechSynthesis.speak = (u) => window.__spoken.push({text: u.text, lang: u.lang});
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def line(tmp_path_factory):
+    """The line in production mode behind a pretend TLS proxy: staff password, signed webhooks."""
+    folder = tmp_path_factory.mktemp("browser")
+    server = Server({"DATABASE_URL": f"sqlite:///{folder / 'line.db'}", "IVR_CALL_FLOWS": str(ROOT / "call_flows.yaml"),
+                     "IVR_NOW": WEEKDAY_MORNING, "IVR_SECRET_KEY": "test-secret", "IVR_ENV": "production",
+                     "TWILIO_AUTH_TOKEN": TOKEN, "IVR_PUBLIC_URL": PUBLIC_URL,
+                     "IVR_STAFF_PASSWORD": STAFF["password"]}, folder / "gunicorn.log", workers=2)
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium with a fresh profile (CI has it from `make test`)."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: `make test` installs it with apt-get install chromium")
+        pytest.skip(f"{CHROMIUM} is missing; run `make test` (it installs Debian's chromium)")
+    profile = tempfile.mkdtemp(prefix="ivr-chromium-")
+    with playwright.sync_playwright() as driver:
+        context = driver.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True, args=ARGS,
+            viewport={"width": 1280, "height": 900}, http_credentials=STAFF, locale="en-US")
+        yield context
+        context.close()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def page(browser, line):
+    """The browser phone, with every request that leaves the server refused and noted."""
+    page = browser.new_page()
+    page.set_default_timeout(15000)
+    page.outside, page.problems = [], []
+    page.add_init_script(SPOKEN)
+
+    def route(request_route):
+        if request_route.request.url.startswith(line.base + "/"):
+            request_route.continue_()
+        else:
+            page.outside.append(request_route.request.url)
+            request_route.abort()
+    page.route("**/*", route)
+    page.on("pageerror", lambda error: page.problems.append(str(error)))
+    page.on("console", lambda message: message.type == "error" and page.problems.append(message.text))
+    page.goto(line.base + "/simulator")
+    expect(page.locator("#diagram")).to_have_attribute("data-ready", "true")
+    yield page
+    page.close()
+
+
+def transcript(page):
+    return page.locator("#transcript")
+
+
+def test_call_hear_the_greeting_press_1_hear_detox_press_0_see_the_transfer(page, tmp_path):
+    page.get_by_role("button", name="Call", exact=True).click()
+    log = transcript(page)
+    expect(log).to_contain_text("Thank you for calling the Recovery Helpline. You are not alone.")
+    expect(log.locator(".line.say").first.locator(".source")).to_contain_text("menu “welcome” (the main menu) · prompt “welcome”")
+    expect(page.locator("#diagram g.node.here")).to_have_id("flow-diagram-flowchart-m_welcome-1")
+
+    page.get_by_role("button", name="1", exact=True).click()
+    expect(log).to_contain_text("Detox is the first stage of recovery.")
+    expect(log.locator(".line.say").last.locator(".source")).to_contain_text("menu “detox” · prompt “detox_menu”")
+    expect(page.locator("#where")).to_have_text("In the menu 'detox' (detox).")
+    expect(page.locator("#diagram g.node.here")).to_have_count(1)
+    assert "m_detox-" in page.locator("#diagram g.node.here").get_attribute("id")
+
+    page.get_by_role("button", name="0", exact=True).click()
+    expect(log).to_contain_text("Connecting you to a counselor now")
+    expect(log.locator(".line.dial")).to_contain_text("Ringing counselor desk (+15555550100, +15555550101) for 25 seconds; screened")
+    assert "m_g_desk-" in page.locator("#diagram g.node.here").get_attribute("id")
+    expect(page.get_by_role("button", name="1", exact=True)).to_be_disabled()
+    expect(page.get_by_role("button", name="Counselor takes the call")).to_be_enabled()
+
+    _screenshot(page, tmp_path / "simulator.png")
+    page.get_by_role("button", name="Counselor takes the call").click()
+    expect(log.locator(".line.hangup")).to_have_text("Hang-upThe line hangs up.")
+    expect(page.get_by_role("status")).to_contain_text("The call has ended")
+    assert page.outside == [] and page.problems == []
+
+
+def test_after_hours_then_spanish_by_key_8_and_by_word(page):
+    page.get_by_label("After hours (the next closed hour)").check()
+    page.get_by_role("button", name="Call", exact=True).click()
+    log = transcript(page)
+    expect(log).to_contain_text("Our counselor desk is closed right now. It opens again tomorrow at 8 AM.")
+    expect(page.locator("#when")).to_contain_text("20:00 America/New_York; after hours")
+    page.get_by_role("button", name="0", exact=True).click()
+    expect(log.locator(".line.dial")).to_contain_text("Ringing counselor on_call (+15555550120)")
+    page.get_by_role("button", name="Hang up").click()
+    expect(page.get_by_role("button", name="Call", exact=True)).to_be_enabled()
+
+    page.get_by_label("Now").check()
+    page.get_by_role("button", name="Speak aloud: off").click()
+    page.get_by_role("button", name="Call", exact=True).click()
+    expect(log.locator(".line.wait")).to_have_count(1)
+    page.keyboard.press("8")  # the keyboard presses the keypad too
+    expect(log.locator('.line.say p[lang="es-US"]').filter(has_text="Para saber sobre la desintoxicación, oprima 1")).to_have_count(1)
+    page.get_by_label("What the caller says").fill("consejero")
+    page.get_by_role("button", name="Say it").click()
+    expect(log.locator(".line.say").last).to_contain_text("Le comunico ahora con un consejero")
+    expect(log.locator(".line.dial")).to_contain_text("Ringing counselor desk")
+    spoken = page.evaluate("window.__spoken")
+    assert {"text": "Le comunico ahora con un consejero, por favor no cuelgue.", "lang": "es-US"} in spoken
+    assert spoken[0]["lang"] == "en-US" and "Thank you for calling" in spoken[0]["text"]
+    assert page.outside == [] and page.problems == []
+
+
+def test_choosing_espanol_starts_the_call_in_spanish(page):
+    page.get_by_label("Español").check()
+    page.get_by_role("button", name="Call", exact=True).click()
+    log = transcript(page)
+    first = log.locator(".line.say").first
+    expect(first).to_contain_text("Gracias por llamar a la Línea de Ayuda para la Recuperación.")
+    expect(first.locator("p")).to_have_attribute("lang", "es-US")
+    expect(log).to_contain_text("For English, press 7.")
+    assert page.outside == [] and page.problems == []
+
+
+def _screenshot(page, path: Path) -> None:
+    """Take the README's screenshot; refresh the committed one when asked to."""
+    page.screenshot(path=str(path), full_page=True)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 50_000
+    if os.environ.get("IVR_UPDATE_SCREENSHOT"):
+        target = ROOT / "docs" / "simulator.png"
+        target.parent.mkdir(exist_ok=True)
+        shutil.copy(path, target)

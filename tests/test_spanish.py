@@ -1,0 +1,156 @@
+"""The whole line in Spanish: every topic, the menus, the transfer and the voicemail notice."""
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from ivr import create_app, db
+from ivr.cli import main
+from ivr.phone import Phone, client_post
+from tests.conftest import SUNDAY_3AM
+
+TOPICS = {"1": ("detox", "detox_withdrawal"), "2": ("rehab", "rehab_detail"),
+          "3": ("aftercare", "aftercare_detail"), "4": ("choosing", "mental_health")}
+
+
+@pytest.fixture
+def flow(app):
+    return app.extensions["ivr.store"].flow
+
+
+def english_texts(flow) -> set:
+    """Every English prompt, so none can slip into a Spanish call."""
+    return {text for (code, _), text in flow.prompts.items() if code == "en"}
+
+
+def in_spanish(call, since: int, flow) -> str:
+    """Everything said since a point, checked to be Spanish speech with no English prompt.
+
+    The one English line allowed is the main menu's "For English, press 7": an offer to go
+    back is made in the language it offers.
+    """
+    offer = flow.text("en", "language_offer")
+    says = [h for h in call.heard[since:] if h.kind == "say" and h.text != offer]
+    assert says, "nothing was said"
+    assert {h.lang for h in says} == {"es-US"}, [(h.lang, h.text[:40]) for h in says if h.lang != "es-US"]
+    english = english_texts(flow)
+    assert not [h.text for h in says if h.text in english]
+    return " ".join(h.text for h in says)
+
+
+def choose_spanish(call) -> int:
+    """Call in, press 8 at the greeting; return where the Spanish part starts."""
+    call.dial_in()
+    start = len(call.heard)
+    call.press("8")
+    return start
+
+
+@pytest.mark.parametrize("key,topics", TOPICS.items())
+def test_every_topic_its_menu_and_the_transfer_are_in_spanish(phone, flow, key, topics):
+    call = phone()
+    start = choose_spanish(call)
+    said = in_spanish(call, start, flow)
+    assert flow.text("es", "main_menu") in said
+    call.press(key)
+    call.press("1")
+    call.press("0")
+    said = in_spanish(call, start, flow)
+    topic, detail = topics
+    for prompt in (topic, flow.menus[topic].say[0], detail, "detail_menu", "connecting"):
+        assert flow.text("es", prompt) in said, prompt
+    assert call.waiting == "dial"
+
+
+@pytest.mark.parametrize("words", ["consejero", "quiero hablar con una consejera", "Necesito ayuda"])
+def test_saying_a_spanish_counselor_word_reaches_a_counselor(phone, flow, words):
+    call = phone()
+    start = choose_spanish(call)
+    call.press("2")
+    call.say(words)
+    assert call.waiting == "dial"
+    assert flow.text("es", "connecting") in in_spanish(call, start, flow)
+
+
+def test_the_language_travels_through_transfer_voicemail_and_message(phone, flow, settings):
+    call = phone(caller="+15551230042")
+    start = choose_spanish(call)
+    call.press("0")
+    call.ring_ends("no-answer")
+    call.ring_ends("no-answer")
+    said = in_spanish(call, start, flow)
+    assert flow.text("es", "still_trying") in said
+    assert flow.text("es", "counselors_busy") in said and flow.text("es", "voicemail_intro") in said
+    call.stay_silent()
+    assert call.waiting == "record"
+    call.leave_message(30)
+    assert flow.text("es", "message_saved") in in_spanish(call, start, flow)
+    later = [url for url, _ in call.requests[2:]]  # after /voice and the press of 8
+    assert {urlsplit(url).path for url in later} >= {"/voice/dialed", "/voice/recorded"}
+    assert all(parse_qs(urlsplit(url).query).get("l") == ["es"] for url in later), later
+    row = db.list_callbacks(db.connect(settings["DATABASE_URL"]))[0]
+    assert row["lang"] == "es" and row["recording_seconds"] == 30
+
+
+def test_spanish_after_hours_greeting_and_on_call(app, phone, flow):
+    app.config["IVR_NOW"] = SUNDAY_3AM
+    call = phone()
+    start = choose_spanish(call)
+    said = in_spanish(call, start, flow)
+    assert "Nuestra oficina de consejeros está cerrada" in said and "Vuelve a abrir mañana a las 8" in said
+    call.press("0")
+    assert call.last_dial.numbers == ("+15555550120",)
+
+
+def test_a_number_for_spanish_greets_in_spanish_and_offers_english(phone, flow):
+    call = phone(voice_path="/voice?l=es")
+    call.dial_in()
+    says = [h for h in call.heard if h.kind == "say"]
+    assert says[0].text == flow.text("es", "welcome")
+    offer = [h for h in says if h.text == flow.text("en", "language_offer")]
+    assert len(offer) == 1 and offer[0].lang == "en-US"
+    assert all(h.lang == "es-US" for h in says if h is not offer[0])
+    start = len(call.heard)
+    call.press("7")
+    assert flow.text("en", "main_menu") in call.said(start)
+
+
+def test_spanish_callers_ring_the_spanish_desk_when_staff_name_one(flow_dir, settings):
+    path = flow_dir / "call_flows.yaml"
+    text = path.read_text()
+    text = text.replace("  backup:\n", '  desk_es:\n    ring: ["+15555550130"]\n    seconds: 20\n    then: backup\n  backup:\n', 1)
+    text = text.replace("routing:\n  open: desk\n", "routing:\n  open: desk\n  es: {open: desk_es}\n", 1)
+    path.write_text(text)
+    app = create_app({**settings, "IVR_CALL_FLOWS": str(path)})
+    client = app.test_client()
+
+    spanish = Phone(client_post(client))
+    choose_spanish(spanish)
+    spanish.press("0")
+    assert spanish.last_dial.numbers == ("+15555550130",)
+    spanish.ring_ends("no-answer")
+    assert spanish.last_dial.numbers == ("+15555550110",)  # desk_es then backup
+
+    english = Phone(client_post(client))
+    english.dial_in()
+    english.press("0")
+    assert english.last_dial.numbers == ("+15555550100", "+15555550101")
+
+    app.config["IVR_NOW"] = SUNDAY_3AM  # no Spanish after-hours group named: the on-call group
+    night = Phone(client_post(client))
+    choose_spanish(night)
+    night.say("consejero")
+    assert night.last_dial.numbers == ("+15555550120",)
+
+
+def test_check_reports_a_prompt_missing_in_one_language(flow_dir, runner):
+    (flow_dir / "prompts" / "es" / "aftercare_detail.txt").unlink()
+    path = flow_dir / "call_flows.yaml"
+    result = runner.invoke(main, ["check", str(path)])
+    assert result.exit_code == 1
+    lines = path.read_text().splitlines()
+    intro = lines.index("    intro: aftercare_detail", lines.index("  aftercare_detail:")) + 1
+    problems = [l for l in result.output.splitlines() if "aftercare_detail" in l]
+    assert [l for l in problems if "prompts/es/aftercare_detail.txt" in l] == [
+        f"{path}:{intro}: prompt 'aftercare_detail' has no file prompts/es/aftercare_detail.txt; "
+        "create it with the words to say (did you mean 'aftercare_menu'?)."]
+    assert not any("prompts/en/" in l for l in problems)
