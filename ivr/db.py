@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, String, Table, Text,
-                        create_engine, delete, event, insert, select, update)
+                        bindparam, create_engine, delete, event, exists, insert, or_, select, update)
 from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Engine
@@ -185,12 +185,48 @@ class EventSink:
             log.exception("could not write %d call events", len(batch))
 
 
+def _dialect(conn):
+    """SQLAlchemy's dialect module for this store when it can insert-or-update in one statement."""
+    return {"sqlite": sqlite_dialect, "postgresql": postgresql_dialect}.get(conn.dialect.name)
+
+
+def _statement(conn, name: str):
+    """A statement built once per store kind and kept: SQLAlchemy then finds it compiled at once."""
+    key = (conn.dialect.name, name)
+    found = _statements.get(key)
+    if found is None:
+        found = _statements[key] = _build(_dialect(conn), name)
+    return found
+
+
+_statements: dict = {}
+
+
+def _build(dialect, name: str):
+    """Build one of the store's insert-or-update statements for a dialect (sqlite, postgresql)."""
+    sid = bindparam("b_sid", type_=String(64))
+    at = bindparam("b_at", type_=DateTime(timezone=True))
+    if name == "transferred":
+        query = dialect.insert(calls).values(call_sid=sid, started_at=at, transferred=True)
+        return query.on_conflict_do_update(index_elements=["call_sid"], set_={"transferred": True})
+    if name == "ended":
+        asked = exists().where(events.c.call_sid == sid, events.c.outcome.like("transfer:%"))
+        query = dialect.insert(calls).values(
+            call_sid=sid, started_at=at, ended_at=at, caller_key=bindparam("b_key", type_=String(64)),
+            status=bindparam("b_status", type_=String(32)), duration=bindparam("b_duration", type_=Integer),
+            transferred=asked)
+        return query.on_conflict_do_update(index_elements=["call_sid"], set_={
+            "ended_at": query.excluded.ended_at, "status": query.excluded.status,
+            "duration": query.excluded.duration,
+            "transferred": or_(calls.c.transferred, query.excluded.transferred)})
+    _, table, key = name.split(":")
+    return dialect.insert(metadata.tables[table]).on_conflict_do_nothing(index_elements=[key])
+
+
 def _insert_once(conn, table: Table, key: str, rows: list) -> None:
     """Insert rows, leaving any whose key is already there as it is: one statement where we can."""
-    dialect = conn.dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        module = sqlite_dialect if dialect == "sqlite" else postgresql_dialect
-        conn.execute(module.insert(table).on_conflict_do_nothing(index_elements=[key]), rows)
+    if _dialect(conn) is not None:
+        conn.execute(_statement(conn, f"insert_once:{table.name}:{key}"), rows)
         return
     for row in rows:
         if not conn.execute(select(table.c[key]).where(table.c[key] == row[key])).first():
@@ -207,6 +243,9 @@ def call_started(engine: Engine, call_sid: str, caller_key: str | None) -> None:
 def call_transferred(engine: Engine, call_sid: str) -> None:
     """Note that the line put this call through to a counselor group."""
     with engine.begin() as conn:
+        if _dialect(conn) is not None:  # one statement, while the caller waits for the ring
+            conn.execute(_statement(conn, "transferred"), {"b_sid": call_sid, "b_at": utcnow()})
+            return
         done = conn.execute(update(calls).where(calls.c.call_sid == call_sid).values(transferred=True))
         if not done.rowcount:
             conn.execute(insert(calls).values(call_sid=call_sid, started_at=utcnow(), transferred=True))
@@ -216,6 +255,10 @@ def call_ended(engine: Engine, call_sid: str, status: str, duration: int | None,
                caller_key: str | None) -> None:
     """Record how a call ended: its status, length, and whether it reached a counselor."""
     with engine.begin() as conn:
+        if _dialect(conn) is not None:  # one statement: the row's own mark, or a transfer among the events
+            conn.execute(_statement(conn, "ended"), {"b_sid": call_sid, "b_at": utcnow(), "b_key": caller_key,
+                                                     "b_status": status, "b_duration": duration})
+            return
         row = conn.execute(select(calls.c.transferred).where(calls.c.call_sid == call_sid)).first()
         transferred = bool(row and row.transferred) or conn.execute(select(events.c.id).where(
             events.c.call_sid == call_sid, events.c.outcome.like("transfer:%"))).first() is not None
@@ -236,8 +279,10 @@ def mark_accepted(engine: Engine, call_sid: str) -> None:
 def was_accepted(engine: Engine, call_sid: str) -> bool:
     """Whether a counselor pressed 1 to take this call."""
     with engine.connect() as conn:
-        return conn.execute(select(screens.c.call_sid).where(
-            screens.c.call_sid == call_sid)).first() is not None
+        return conn.execute(_ACCEPTED, {"b_sid": call_sid}).first() is not None
+
+
+_ACCEPTED = select(screens.c.call_sid).where(screens.c.call_sid == bindparam("b_sid"))
 
 
 def save_callback(engine: Engine, call_sid: str, caller: str, lang: str, path: str,
