@@ -45,15 +45,27 @@ def prepare(job: dict) -> list[list[tuple]]:
 
 
 def play(job: dict, calls: list, index: int, stop_at: float, budget: list, out: list) -> None:
-    """One connection: play calls until the time or the request budget runs out."""
+    """One connection: play calls until the time or the request budget runs out.
+
+    With a `rate` (requests per second, all connections together) each connection sends on a
+    fixed schedule and a request's latency counts from when it was due, so a slow answer also
+    counts the wait it caused for the next ones (no coordinated omission).
+    """
     conn = http.client.HTTPConnection(job["host"], job["port"], timeout=30)
     position = index
+    rate = job.get("rate")
+    interval = job["connections"] / rate if rate else 0.0
+    due = time.monotonic() + interval * index / job["connections"]
     while True:
         for path, body, headers in calls[position % len(calls)]:
             if time.monotonic() >= stop_at or not _take(budget):
                 conn.close()
                 return
-            started = time.monotonic()
+            if rate:
+                time.sleep(max(0.0, due - time.monotonic()))
+                started, due = due, due + interval
+            else:
+                started = time.monotonic()
             status, size = _send(conn, path, body, headers)
             out.append((started, time.monotonic() - started, status, size))
         position += job["connections"]

@@ -17,8 +17,6 @@ import argparse
 import json
 import os
 import platform
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,13 +25,13 @@ import time
 import urllib.request
 from base64 import b64encode
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import bigflow  # noqa: E402
-from ivr.phone import Phone, http_post  # noqa: E402
+from ivr.phone import Phone  # noqa: E402
+from tests.conftest import Server, _proxied  # noqa: E402
 
 TOKEN = "bench-auth-token-0123456789abcdef"
 PUBLIC_URL = "https://ivr.example.org"
@@ -47,50 +45,28 @@ TARGETS = {"throughput": 0.85, "p99": 1.5, "big_throughput": 0.90, "check_second
 
 # -- servers ---------------------------------------------------------------------------------
 
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Gunicorn:
-    """One gunicorn with gunicorn.conf.py on a loopback port, its log in a file."""
+class Gunicorn(Server):
+    """The tests' gunicorn on loopback (tests/conftest.py), serving any app, with its workers' figures."""
 
     def __init__(self, name: str, app: str, env: dict, folder: Path):
+        super().__init__(env, folder / f"{name}.log", workers=None)  # as many as gunicorn.conf.py says
         self.name, self.app = name, app
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **env}
-        self.log_path = folder / f"{name}.log"
-        self.proc = None
 
     def start(self) -> "Gunicorn":
-        """Start and wait until /healthz answers."""
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
-             "--bind", f"127.0.0.1:{self.port}", self.app],
-            cwd=str(ROOT), env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+        """Start, and wait until every worker is up."""
+        super().start()
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name}: gunicorn exited:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(self.base + "/healthz", timeout=2) as response:
-                    if response.status == 200 and len(self.workers()) >= self.worker_count():
-                        return self
-            except OSError:
-                pass
+        while len(self.workers_now()) < self.worker_count():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name}: workers did not come up:\n{self.log_path.read_text()[-3000:]}")
             time.sleep(0.2)
-        raise RuntimeError(f"{self.name}: gunicorn did not come up:\n{self.log_path.read_text()[-3000:]}")
+        return self
 
     def worker_count(self) -> int:
         """How many workers gunicorn.conf.py asks for."""
         return int(self.env.get("IVR_WORKERS") or (os.cpu_count() or 1) * 2 + 1)
 
-    def workers(self) -> list[int]:
+    def workers_now(self) -> list[int]:
         """The worker processes' ids (children of the gunicorn master), from /proc."""
         pids = []
         for entry in Path("/proc").iterdir():
@@ -106,7 +82,7 @@ class Gunicorn:
     def rss_mb(self) -> list[float]:
         """Resident memory of each worker, in MiB (Linux /proc; empty elsewhere)."""
         sizes = []
-        for pid in self.workers():
+        for pid in self.workers_now():
             try:
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmRSS:"):
@@ -122,18 +98,6 @@ class Gunicorn:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.read().decode()
 
-    def stop(self) -> None:
-        """Stop gunicorn and its workers."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        if getattr(self, "log", None):
-            self.log.close()
-
 
 def line_env(flow: Path, folder: Path, name: str, database_url: str | None) -> dict:
     """Production settings for the line: signatures checked, staff pages behind a password."""
@@ -144,16 +108,6 @@ def line_env(flow: Path, folder: Path, name: str, database_url: str | None) -> d
 
 
 # -- the calls -------------------------------------------------------------------------------
-
-def _proxied(real_base: str):
-    """A Post that sends requests for the public URL to the loopback server, like a TLS proxy."""
-    post = http_post()
-
-    def send(url, form, headers):
-        parts = urlsplit(url)
-        return post(real_base + parts.path + (f"?{parts.query}" if parts.query else ""), form, headers)
-    return send
-
 
 def _detox_then_a_counselor(call: Phone) -> None:
     call.dial_in()
@@ -213,11 +167,11 @@ def record_calls(server: Gunicorn) -> list[list[tuple]]:
 
 
 def load(server: Gunicorn, calls: list, folder: Path, seconds: float, warmup: float,
-         connections: int, samples: bool = False, during=None) -> dict:
+         connections: int, samples: bool = False, during=None, rate: float | None = None) -> dict:
     """Run bench/load.py against a server; `during(started_at)` runs while it loads."""
     job = {"host": "127.0.0.1", "port": server.port, "connections": connections, "seconds": seconds,
            "warmup": warmup, "max_requests": int(seconds + warmup) * 20000, "public_url": PUBLIC_URL,
-           "token": TOKEN, "calls": calls, "prepared": 600, "samples": samples}
+           "token": TOKEN, "calls": calls, "prepared": 600, "samples": samples, "rate": rate}
     job_path, out_path = folder / "job.json", folder / "out.json"
     job_path.write_text(json.dumps(job))
     proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "load.py"), str(job_path), str(out_path)])
@@ -380,6 +334,12 @@ def main(argv=None) -> int:
                       f"p99 {outcome['p99_ms']} ms  errors {outcome['errors']}", flush=True)
         results["apps"] = {name: median_round(r) for name, r in runs.items()}
         results["per_round"] = per_round(runs)
+        # Latency when the line is not saturated: both apps at half the line's throughput.
+        rate = round(results["apps"]["line"]["rps"] / 2)
+        results["paced"] = {"rate": rate}
+        for name in ("baseline", "line"):
+            paced = load(servers[name], calls[name], folder, seconds, warmup, args.connections, rate=rate)
+            results["paced"][name] = {k: paced[k] for k in ("rps", "p50_ms", "p90_ms", "p99_ms", "errors")}
         for name, server in servers.items():
             sizes = server.rss_mb()
             results["apps"][name]["rss_mb_per_worker"] = round(statistics.mean(sizes), 1) if sizes else None
@@ -412,6 +372,9 @@ def ratios(results: dict) -> dict:
         "no_errors": all(a["errors"] == 0 for a in apps.values()) and results["reload"]["errors"] == 0,
         "reload": _reload_unnoticed(results["reload"]),
     }
+    paced = results["paced"]
+    out["paced_p99"] = round(paced["line"]["p99_ms"] / paced["baseline"]["p99_ms"], 3) \
+        if paced["baseline"]["p99_ms"] else None
     return out
 
 
@@ -436,10 +399,15 @@ def summary(results: dict) -> str:
                     f"{a['errors']:>8}{str(a['rss_mb_per_worker']) + ' MiB':>12}")
     mark = {True: "met", False: "MISSED"}
     rl = results["reload"]
+    paced = results["paced"]
+    rows.append(f"at {paced['rate']} req/s (half the line's throughput): p50/p99 baseline "
+                f"{paced['baseline']['p50_ms']}/{paced['baseline']['p99_ms']} ms, line "
+                f"{paced['line']['p50_ms']}/{paced['line']['p99_ms']} ms")
     rows += [
         "",
         f"throughput, line / baseline:  {r['throughput']:.2f}  (target >= {TARGETS['throughput']}: {mark[r['met']['throughput']]})",
-        f"p99, line / baseline:         {r['p99']:.2f}x (target <= {TARGETS['p99']}x: {mark[r['met']['p99']]})",
+        f"p99, line / baseline:         {r['p99']:.2f}x (target <= {TARGETS['p99']}x: {mark[r['met']['p99']]}); "
+        f"not saturated (half the line's throughput): {r['paced_p99']:.2f}x",
         f"throughput, big / shipped:    {r['big_throughput']:.2f}  (target >= {TARGETS['big_throughput']}: {mark[r['met']['big_throughput']]})",
         f"check: shipped {results['check_seconds']['shipped']} s, big {results['check_seconds']['big']} s "
         f"(target < {TARGETS['check_seconds']} s: {mark[r['met']['check_seconds']]})",
@@ -485,6 +453,8 @@ apps of one round run side by side, so a busy moment of the machine weighs on al
 ```
 {summary(results)}
 ```
+
+Where the line's time goes, and what was done about it: `bench/PROFILE.md`.
 """
 
 

@@ -135,7 +135,9 @@ def free_port() -> int:
 class Server:
     """A gunicorn serving the line on loopback, with its log captured to a file."""
 
-    def __init__(self, env: dict, log_path: Path, workers: int = 2, port: int | None = None):
+    app = "ivr:create_app()"  # bench/run.py serves its baseline app the same way
+
+    def __init__(self, env: dict, log_path: Path, workers: int | None = 2, port: int | None = None):
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -147,7 +149,8 @@ class Server:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
-             "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers), "ivr:create_app()"],
+             "--bind", f"127.0.0.1:{self.port}",
+             *(["--workers", str(self.workers)] if self.workers else []), self.app],
             cwd=str(ROOT), env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True)
         deadline = time.monotonic() + 30

@@ -49,3 +49,26 @@ def test_a_generated_flow_of_hundreds_of_menus_checks_clean(tmp_path):
     assert len({name for _, name in flow.prompts}) >= 700
     assert flow.menus["topic_1"].options == {"1": "topic_5", "2": "topic_6", "3": "topic_7", "4": "topic_8",
                                              "9": "welcome"}
+
+
+def test_a_slow_flow_is_checked_in_a_process_of_its_own(flow_dir, monkeypatch):
+    from ivr import store as stores
+    from tests.conftest import settle
+    monkeypatch.setattr(stores, "SLOW_LOOK", 0.0)  # any flow counts as big
+    store = stores.FlowStore(flow_dir / "call_flows.yaml")
+    assert store._slow
+    first = store.flow.version
+
+    def not_here(path):
+        raise AssertionError("checked in the worker's own process")
+    monkeypatch.setattr(stores, "check_flow", not_here)
+    path = flow_dir / "call_flows.yaml"
+    good = path.read_text()
+    path.write_text(good.replace('"1": detox_withdrawal', '"1": detox_withdrawl'))
+    settle(flow_dir)
+    assert store.reload_if_changed() is False
+    assert any("detox_withdrawl" in e for e in store.error) and store.flow.version == first
+    path.write_text(good.replace("title: detox\n", "title: detox and withdrawal\n"))
+    settle(flow_dir)
+    assert store.reload_if_changed() is True
+    assert store.flow.version != first and store.flow.menus["detox"].title == "detox and withdrawal"
