@@ -190,8 +190,10 @@ def report(since, html_file):
     from ivr import db
     from ivr import report as stats
     from ivr.flow import check_flow
-    flow, _ = check_flow(flow_file(None))
-    figures = stats.gather(db.connect(database_url()), flow, since.date() if since else None, _desk_zone())
+    from zoneinfo import ZoneInfo
+    flow, _ = check_flow(flow_file(None))  # for the menus' titles and the desk's days
+    zone = ZoneInfo(flow.hours.timezone) if flow is not None and flow.hours is not None else _desk_zone()
+    figures = stats.gather(db.connect(database_url()), flow, since.date() if since else None, zone)
     click.echo(stats.text(figures), nl=False)
     if html_file:
         with open(html_file, "w", encoding="utf-8") as f:
