@@ -454,6 +454,9 @@ apps of one round run side by side, so a busy moment of the machine weighs on al
 {summary(results)}
 ```
 
+Each round's ratios (the spread shows how steady the machine was during the run):
+{chr(10).join(f"- {name}: {', '.join(str(v) for v in values)}" for name, values in results["per_round"].items())}
+
 Where the line's time goes, and what was done about it: `bench/PROFILE.md`.
 """
 

@@ -291,6 +291,12 @@ def _figure(title: str, chart: str) -> str:
     return f"<section><h2>{_e(title)}</h2>\n{chart}\n</section>"
 
 
+def _svg(width: float, height: float) -> str:
+    """The opening of an inline SVG chart of this size."""
+    return (f'<svg role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+            'xmlns="http://www.w3.org/2000/svg">')
+
+
 def _bars(pairs: list) -> str:
     """Horizontal bars, one per (label, count), labelled with the count."""
     if not pairs or not any(n for _, n in pairs):
@@ -299,8 +305,7 @@ def _bars(pairs: list) -> str:
     shown = [label if len(label) <= 48 else label[:46] + "…" for label, _ in pairs]
     label_w, bar_w, row = max(120, min(400, 8 * max(len(label) for label in shown) + 16)), 380, 28
     height = row * len(pairs) + 8
-    out = [f'<svg role="img" width="{label_w + bar_w + 60}" height="{height}" '
-           f'viewBox="0 0 {label_w + bar_w + 60} {height}" xmlns="http://www.w3.org/2000/svg">']
+    out = [_svg(label_w + bar_w + 60, height)]
     for i, (label, n) in enumerate(pairs):
         y = i * row + 4
         width = round(bar_w * n / top) if top else 0
@@ -319,8 +324,7 @@ def _columns(pairs: list) -> str:
     top = max(n for _, n in pairs) or 1
     col, gap, chart_h = 44, 10, 180
     width = max(len(pairs) * (col + gap) + gap, 200)
-    out = [f'<svg role="img" width="{width}" height="{chart_h + 60}" viewBox="0 0 {width} {chart_h + 60}" '
-           'xmlns="http://www.w3.org/2000/svg">']
+    out = [_svg(width, chart_h + 60)]
     for i, (day, n) in enumerate(pairs):
         x = gap + i * (col + gap)
         h = round(chart_h * n / top)
@@ -338,8 +342,7 @@ def _stack(pairs: list) -> str:
     if not whole:
         return "<p class=empty>None yet.</p>"
     width, x = 680, 0.0
-    out = [f'<svg role="img" width="{width}" height="{40 + 24 * len(pairs)}" '
-           f'viewBox="0 0 {width} {40 + 24 * len(pairs)}" xmlns="http://www.w3.org/2000/svg">']
+    out = [_svg(width, 40 + 24 * len(pairs))]
     for i, (label, n) in enumerate(pairs):
         w = width * n / whole
         color = COLORS[i % len(COLORS)]
