@@ -155,8 +155,9 @@ def safe_twiml() -> str:
             return _flow_fallback(flow)
         except Exception:  # even a strange flow must not stop the apology and the ring
             log.exception("the fallback could not use the loaded flow; using the fixed one")
-    numbers = [n for n in (current_app.config.get("IVR_FALLBACK_NUMBER") or "").split(",") if n]
-    return fallback_twiml(FALLBACK_TEXT, "Polly.Joanna-Neural", "en-US", numbers,
+    # No flow was ever loaded (the server refuses to start without one): no numbers to ring,
+    # so the caller goes straight to the fallback's message recording.
+    return fallback_twiml(FALLBACK_TEXT, "Polly.Joanna-Neural", "en-US", [],
                           url_for("voice.fallback", step="after"))
 
 
