@@ -6,6 +6,8 @@ IVR_STAFF_PASSWORD (security.staff_only) and is never cached.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from datetime import datetime, timezone, tzinfo
 from zoneinfo import ZoneInfo
@@ -96,6 +98,7 @@ helpline phone, and share them with nobody outside the team.</p>
 <td>{% if row.recording %}<a href="{{ row.recording }}" rel="noreferrer">Listen to message {{ row.id }}</a>{% else %}-{% endif %}</td>
 <td>{{ row.length or '-' }}</td><td>{{ row.status_words }}</td>
 <td><form method="post" action="{{ url_for('staff.mark', callback_id=row.id) }}">
+<input type="hidden" name="token" value="{{ token(row.id) }}">
 {% for code, words in statuses.items() if code != row.status %}
 <button type="submit" name="status" value="{{ code }}">Mark #{{ row.id }} {{ words|lower }}</button>
 {% endfor %}
@@ -116,7 +119,7 @@ def _page(rows, status: int = 200, **extra) -> Response:
     """Render the callback page; never cached, since it holds health information."""
     flow = current_app.extensions["ivr.store"].current()
     html = render_template_string(
-        PAGE, rows=rows, statuses=STATUS_WORDS, line=flow.name if flow else "Helpline",
+        PAGE, rows=rows, statuses=STATUS_WORDS, token=form_token, line=flow.name if flow else "Helpline",
         zone=str(desk_zone(flow)), **extra)
     return Response(html, status, {"Cache-Control": "no-store"}, mimetype="text/html")
 
@@ -137,10 +140,22 @@ def callbacks():
     return _page([callback_view(row, zone) for row in rows], shown=shown, done=done)
 
 
+def form_token(callback_id: int) -> str:
+    """The token a mark-done form carries: keyed, so another site cannot forge the form."""
+    key = current_app.config["IVR_SECRET_KEY"].encode()
+    return hmac.new(key, f"callback:{callback_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
 @bp.post("/callbacks/<int:callback_id>")
 @staff_only
 def mark(callback_id: int):
     """Mark one callback request called back, closed, or new again."""
+    # The browser sends the staff password with any form, even one another site made it post;
+    # a closed callback is a caller nobody rings back, so only our own page's forms count.
+    if not hmac.compare_digest(request.form.get("token", ""), form_token(callback_id)):
+        log.warning("refused a callback change without the page's token (callback %d)", callback_id)
+        return _page([], 403, problem="This change did not come from the callback page, so it was "
+                     "not saved. Reload the list and use its buttons.")
     status = request.form.get("status", "")
     if status not in STATUS_WORDS:
         return _page([], 400, problem=f"'{status}' is not a status; choose "

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, insert, select
 
-from ivr import create_app, db
+from ivr import create_app, db, staff
 from ivr.cli import main
 from ivr.phone import Phone, client_post
 from tests.conftest import PUBLIC_URL, ROOT, TOKEN
@@ -164,11 +164,19 @@ def test_staff_page_lists_the_same_message_with_its_link(line, store, runner):
     assert when in html  # the same local time as the command line
 
 
+def page_token(client, callback_id: int) -> str:
+    """The token the callback page's form for one request carries, read off the page."""
+    html = client.get("/staff/callbacks").get_data(as_text=True)
+    form = html[html.index(f'action="/staff/callbacks/{callback_id}"'):]
+    return re.search(r'name="token" value="([0-9a-f]+)"', form).group(1)
+
+
 def test_staff_mark_called_back_then_the_list_says_so(line, store):
     leave_message(line)
     client = line.test_client()
     (row,) = db.list_callbacks(store[1])
-    done = client.post(f"/staff/callbacks/{row['id']}", data={"status": "called_back"})
+    token = page_token(client, row["id"])
+    done = client.post(f"/staff/callbacks/{row['id']}", data={"status": "called_back", "token": token})
     assert done.status_code == 303
     page = client.get(done.headers["Location"]).get_data(as_text=True)
     assert f"Callback {row['id']} is saved." in page and "<td>Called back</td>" in page
@@ -180,11 +188,26 @@ def test_staff_mark_refuses_unknown_status_and_unknown_request(line, store):
     leave_message(line)
     client = line.test_client()
     (row,) = db.list_callbacks(store[1])
-    bad = client.post(f"/staff/callbacks/{row['id']}", data={"status": "deleted"})
+    bad = client.post(f"/staff/callbacks/{row['id']}", data={"status": "deleted",
+                                                              "token": page_token(client, row["id"])})
     assert bad.status_code == 400 and "is not a status" in bad.get_data(as_text=True)
-    missing = client.post("/staff/callbacks/99999", data={"status": "closed"})
+    with line.test_request_context():
+        token = staff.form_token(99999)
+    missing = client.post("/staff/callbacks/99999", data={"status": "closed", "token": token})
     assert missing.status_code == 404 and "no callback request #99999" in missing.get_data(as_text=True)
     assert db.list_callbacks(store[1])[0]["status"] == "new"
+
+
+def test_a_form_another_site_makes_the_browser_post_changes_nothing(line, store):
+    leave_message(line)
+    leave_message(line)
+    client = line.test_client()
+    first, second = sorted(row["id"] for row in db.list_callbacks(store[1]))
+    for forged in ({"status": "closed"}, {"status": "closed", "token": "0" * 32},
+                   {"status": "closed", "token": page_token(client, second)}):
+        refused = client.post(f"/staff/callbacks/{first}", data=forged)
+        assert refused.status_code == 403 and "did not come from the callback page" in refused.get_data(as_text=True)
+    assert {row["status"] for row in db.list_callbacks(store[1])} == {"new"}
 
 
 def test_staff_page_escapes_what_callers_sent(line, store):
