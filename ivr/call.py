@@ -19,7 +19,6 @@ GUIDANCE_KEY = "9"  # in the voicemail notice and after a message: back to the g
 PATH_LENGTH = 8  # how many recent menus a call remembers, for callbacks and statistics
 MAX_SPEECH = 200
 MAX_DIGITS = 32
-NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SID = re.compile(r"[A-Za-z0-9]{1,64}")
 COUNT = re.compile(r"[0-9]{1,7}")
 PHONE = re.compile(r"\+?[0-9]{2,20}|[A-Za-z][A-Za-z0-9:_.@-]{0,31}")  # a number, or anonymous, client:name

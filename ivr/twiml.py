@@ -143,3 +143,20 @@ def fallback(text: str, voice: str, language: str, numbers, action: str) -> str:
     else:
         response.redirect(action, method="POST")
     return str(response)
+
+
+def hangup() -> str:
+    """End the call: after a counselor took it on the fallback's ring."""
+    response = VoiceResponse()
+    response.hangup()
+    return str(response)
+
+
+def fallback_recording(record_url: str, empty_url: str) -> str:
+    """With no flow at all: one sentence, then a recording for a callback."""
+    response = VoiceResponse()
+    response.say("Please leave a message after the tone, and we will call you back.")
+    response.record(action=record_url, method="POST", max_length=120, finish_on_key="#",
+                    play_beep=True)
+    response.redirect(empty_url, method="POST")
+    return str(response)

@@ -16,7 +16,7 @@ from pathlib import Path
 from flask import (Blueprint, Response, abort, current_app, g, jsonify, request,
                    send_from_directory, url_for)
 
-from ivr import call, db
+from ivr import call, db, twiml
 from ivr.config import fixed_now
 from ivr.flow import Flow
 from ivr.privacy import caller_key
@@ -306,7 +306,7 @@ def recording():
     recording = call.clean_url(form.get("RecordingUrl"))
     finished = form.get("RecordingStatus", "completed") == "completed"  # not "absent" (silent)
     if finished and recording and call_sid():
-        state = call.read_state(current_flow(), request.args)
+        state = current_state()
         storage().attempt(f"update the recording of CallSid {call_sid()}", db.recording_done,
                           call_sid(), recording, call.clean_count(form.get("RecordingDuration"), 86400),
                           state.lang, ".".join(state.path))
@@ -333,27 +333,18 @@ def fallback():
     """Twilio's fallback: a short apology, then the counselor line; no flow file or store needed."""
     if request.args.get("step") == "after":
         if request.form.get("DialCallStatus") == "completed":
-            from twilio.twiml.voice_response import VoiceResponse
-            response = VoiceResponse()
-            response.hangup()
-            return Response(str(response), mimetype="text/xml")
+            return Response(twiml.hangup(), mimetype="text/xml")
         return Response(_fallback_message(), mimetype="text/xml")
     return Response(safe_twiml(), mimetype="text/xml")
 
 
 def _fallback_message() -> str:
     """When the fallback's ring finds nobody: the voicemail notice, then a recording."""
-    from twilio.twiml.voice_response import VoiceResponse
     flow = getattr(current_app.extensions.get("ivr.store"), "flow", None)
     if flow is not None:
         state = call.CallState(flow.start, flow.default_language)
         return render(call.voicemail(flow, state, now(), busy=True), flow, _url)
-    response = VoiceResponse()
-    response.say("Please leave a message after the tone, and we will call you back.")
-    response.record(action=url_for("voice.recorded"), method="POST", max_length=120,
-                    finish_on_key="#", play_beep=True)
-    response.redirect(url_for("voice.recorded", empty="1"), method="POST")
-    return str(response)
+    return twiml.fallback_recording(url_for("voice.recorded"), url_for("voice.recorded", empty="1"))
 
 
 @bp.get("/audio/<lang>/<file>")
