@@ -15,7 +15,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, String, Table, Text,
-                        bindparam, create_engine, delete, event, exists, insert, or_, select, update)
+                        bindparam, case, create_engine, delete, event, exists, func, insert, or_, select,
+                        update)
 from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Engine
@@ -109,7 +110,11 @@ BATCH_SECONDS, BATCH_SIZE = 0.5, 500
 
 
 class EventSink:
-    """Writes call events in batches from a background thread, off the webhook's path."""
+    """Writes call events and call records in batches from a background thread, off the webhook's path.
+
+    A caller never waits for the store: a slow or unreachable database costs the statistics
+    at most the batch in hand (logged), never a moment of a call.
+    """
 
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -120,12 +125,20 @@ class EventSink:
         atexit.register(self.flush)
 
     def add(self, **event) -> None:
-        """Queue one event; drop it (and log) rather than slow a call when the queue is full."""
+        """Queue one call event."""
         event.setdefault("at", utcnow())
+        self._put("event", event)
+
+    def note(self, fact: str, call_sid: str, **values) -> None:
+        """Queue a fact for a call's record: "started" (caller_key), "transferred", "ended" (status, duration, caller_key)."""
+        self._put(fact, {"b_sid": call_sid, "b_at": utcnow(), **{f"b_{k}": v for k, v in values.items()}})
+
+    def _put(self, kind: str, row: dict) -> None:
+        """Queue a row; drop it (and log) rather than slow a call when the queue is full."""
         try:
-            self.queue.put_nowait(event)
+            self.queue.put_nowait((kind, row))
         except queue.Full:
-            log.warning("event queue full; an event was dropped")
+            log.warning("event queue full; a call %s was dropped", kind)
             return
         if not self._waiting.is_set():
             self._waiting.set()
@@ -177,12 +190,22 @@ class EventSink:
                 self.queue.task_done()
 
     def _write(self, batch: list) -> None:
-        """Insert a batch of events in one statement; a store that is down loses them (logged), never a call."""
+        """Write a batch in one transaction, a statement per kind; a store that is down loses it (logged), never a call."""
+        kinds: dict = {}
+        for kind, row in batch:
+            kinds.setdefault(kind, []).append(row)
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(events), batch)
+                # Events first: "ended" looks among them for a transfer. The call facts are
+                # written so that their order does not matter (another worker may hold the
+                # call's earlier steps in its own batch).
+                if "event" in kinds:
+                    conn.execute(insert(events), kinds.pop("event"))
+                for kind in CALL_FACTS:
+                    if kind in kinds:
+                        _call_facts(conn, kind, kinds.pop(kind))
         except Exception:
-            log.exception("could not write %d call events", len(batch))
+            log.exception("could not write %d call events and records", len(batch))
 
 
 def _dialect(conn):
@@ -206,21 +229,30 @@ def _build(dialect, name: str):
     """Build one of the store's insert-or-update statements for a dialect (sqlite, postgresql)."""
     sid = bindparam("b_sid", type_=String(64))
     at = bindparam("b_at", type_=DateTime(timezone=True))
+    key = bindparam("b_caller_key", type_=String(64))
+    if name == "started":
+        query = dialect.insert(calls).values(call_sid=sid, started_at=at, caller_key=key, transferred=False)
+        # A record another fact made first (its batch was written sooner) takes the real start.
+        return query.on_conflict_do_update(index_elements=["call_sid"], set_={
+            "started_at": case((query.excluded.started_at < calls.c.started_at, query.excluded.started_at),
+                               else_=calls.c.started_at),
+            "caller_key": func.coalesce(calls.c.caller_key, query.excluded.caller_key)})
     if name == "transferred":
         query = dialect.insert(calls).values(call_sid=sid, started_at=at, transferred=True)
         return query.on_conflict_do_update(index_elements=["call_sid"], set_={"transferred": True})
     if name == "ended":
         asked = exists().where(events.c.call_sid == sid, events.c.outcome.like("transfer:%"))
         query = dialect.insert(calls).values(
-            call_sid=sid, started_at=at, ended_at=at, caller_key=bindparam("b_key", type_=String(64)),
+            call_sid=sid, started_at=at, ended_at=at, caller_key=key,
             status=bindparam("b_status", type_=String(32)), duration=bindparam("b_duration", type_=Integer),
             transferred=asked)
         return query.on_conflict_do_update(index_elements=["call_sid"], set_={
             "ended_at": query.excluded.ended_at, "status": query.excluded.status,
             "duration": query.excluded.duration,
+            "caller_key": func.coalesce(calls.c.caller_key, query.excluded.caller_key),
             "transferred": or_(calls.c.transferred, query.excluded.transferred)})
-    _, table, key = name.split(":")
-    return dialect.insert(metadata.tables[table]).on_conflict_do_nothing(index_elements=[key])
+    _, table, column = name.split(":")
+    return dialect.insert(metadata.tables[table]).on_conflict_do_nothing(index_elements=[column])
 
 
 def _insert_once(conn, table: Table, key: str, rows: list) -> None:
@@ -233,41 +265,44 @@ def _insert_once(conn, table: Table, key: str, rows: list) -> None:
             conn.execute(insert(table).values(**row))
 
 
-def call_started(engine: Engine, call_sid: str, caller_key: str | None) -> None:
-    """Note a new call, once."""
-    with engine.begin() as conn:
-        _insert_once(conn, calls, "call_sid", [dict(call_sid=call_sid, started_at=utcnow(),
-                                                    caller_key=caller_key, transferred=False)])
+CALL_FACTS = ("started", "transferred", "ended")
+NOTED = {"started": "a new call", "transferred": "a transfer", "ended": "how a call ended"}  # for the log
 
 
-def call_transferred(engine: Engine, call_sid: str) -> None:
-    """Note that the line put this call through to a counselor group."""
-    with engine.begin() as conn:
-        if _dialect(conn) is not None:  # one statement, while the caller waits for the ring
-            conn.execute(_statement(conn, "transferred"), {"b_sid": call_sid, "b_at": utcnow()})
-            return
-        done = conn.execute(update(calls).where(calls.c.call_sid == call_sid).values(transferred=True))
-        if not done.rowcount:
-            conn.execute(insert(calls).values(call_sid=call_sid, started_at=utcnow(), transferred=True))
+def _aware(moment: datetime) -> datetime:
+    """A stored time as UTC (SQLite gives its times back without a zone)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def call_ended(engine: Engine, call_sid: str, status: str, duration: int | None,
-               caller_key: str | None) -> None:
-    """Record how a call ended: its status, length, and whether it reached a counselor."""
-    with engine.begin() as conn:
-        if _dialect(conn) is not None:  # one statement: the row's own mark, or a transfer among the events
-            conn.execute(_statement(conn, "ended"), {"b_sid": call_sid, "b_at": utcnow(), "b_key": caller_key,
-                                                     "b_status": status, "b_duration": duration})
-            return
-        row = conn.execute(select(calls.c.transferred).where(calls.c.call_sid == call_sid)).first()
-        transferred = bool(row and row.transferred) or conn.execute(select(events.c.id).where(
-            events.c.call_sid == call_sid, events.c.outcome.like("transfer:%"))).first() is not None
-        values = dict(ended_at=utcnow(), status=status, duration=duration, transferred=transferred)
-        if row:
-            conn.execute(update(calls).where(calls.c.call_sid == call_sid).values(**values))
-        else:
-            conn.execute(insert(calls).values(call_sid=call_sid, started_at=utcnow(),
-                                              caller_key=caller_key, **values))
+def _call_facts(conn, fact: str, rows: list) -> None:
+    """Write facts of one kind (see EventSink.note) into the calls table, in any order across batches."""
+    if _dialect(conn) is not None:  # one insert-or-update statement for all the rows
+        conn.execute(_statement(conn, fact), rows)
+        return
+    for row in rows:  # other databases: look, then insert or update
+        _call_fact(conn, fact, row)
+
+
+def _call_fact(conn, fact: str, row: dict) -> None:
+    """Write one fact into the calls table with plain statements (databases without upserts)."""
+    sid, at = row["b_sid"], row["b_at"]
+    found = conn.execute(select(calls).where(calls.c.call_sid == sid)).first()
+    values: dict = {}
+    if fact == "started":
+        values = {"started_at": min(at, _aware(found.started_at)) if found else at,
+                  "caller_key": (found.caller_key if found else None) or row["b_caller_key"]}
+    elif fact == "transferred":
+        values = {"transferred": True}
+    elif fact == "ended":
+        asked = conn.execute(select(events.c.id).where(
+            events.c.call_sid == sid, events.c.outcome.like("transfer:%"))).first() is not None
+        values = {"ended_at": at, "status": row["b_status"], "duration": row["b_duration"],
+                  "transferred": bool(found and found.transferred) or asked,
+                  "caller_key": (found.caller_key if found else None) or row["b_caller_key"]}
+    if found:
+        conn.execute(update(calls).where(calls.c.call_sid == sid).values(**values))
+    else:
+        conn.execute(insert(calls).values(call_sid=sid, **{"started_at": at, "transferred": False, **values}))
 
 
 def mark_accepted(engine: Engine, call_sid: str) -> None:
@@ -395,6 +430,13 @@ class Storage:
             self._sink.flush()
         if self._engine is not None:
             self._engine.dispose()
+
+    def note(self, fact: str, call_sid: str, **values) -> None:
+        """Queue a fact for a call's record (EventSink.note); a store that is down is logged, never a call's problem."""
+        try:
+            self.sink.note(fact, call_sid, **values)
+        except Exception:
+            log.exception("store unavailable: could not note %s", NOTED.get(fact, fact))
 
     def attempt(self, what: str, func, *args, default=None):
         """Run a store function; on failure log it (no caller data) and return default."""

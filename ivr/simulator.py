@@ -55,6 +55,9 @@ class _NoEvents:
     def add(self, **event) -> None:
         """Drop the event: simulated calls are not statistics."""
 
+    def note(self, fact: str, call_sid: str, **values) -> None:
+        """Drop the call record too."""
+
 
 class ScratchStore(db.Storage):
     """A store in memory for one step: screened answers work as in production, nothing is kept."""

@@ -122,7 +122,7 @@ def _answer(reply: call.Reply, kind: str) -> Response:
         except Exception:
             log.exception("could not queue a call event")
         if reply.outcome.startswith("transfer:"):
-            storage().attempt("note a transfer", db.call_transferred, sid)
+            storage().note("transferred", sid)
     return Response(_render(reply, flow), mimetype="text/xml")
 
 
@@ -215,7 +215,7 @@ def voice():
     """A call comes in: the greeting and the main menu."""
     if call_sid():
         key = caller_key(current_app.config["IVR_SECRET_KEY"], request.form.get("From"))
-        storage().attempt("note a new call", db.call_started, call_sid(), key)
+        storage().note("started", call_sid(), caller_key=key)
     flow = current_flow()
     lang = request.args.get("l")  # a number for one language points at /voice?l=es
     return _answer(call.greet(flow, now(), lang if lang in flow.languages else None), "call")
@@ -321,9 +321,8 @@ def status():
     if call_sid():
         key = caller_key(current_app.config["IVR_SECRET_KEY"], form.get("From"))
         status = form.get("CallStatus", "")
-        storage().attempt("record how a call ended", db.call_ended, call_sid(),
-                          status if status in CALL_STATUSES else "unknown",
-                          call.clean_count(form.get("CallDuration"), 10**6), key)
+        storage().note("ended", call_sid(), status=status if status in CALL_STATUSES else "unknown",
+                       duration=call.clean_count(form.get("CallDuration"), 10**6), caller_key=key)
     return Response("<Response/>", mimetype="text/xml")
 
 

@@ -39,6 +39,7 @@ def test_apps_with_different_secret_keys_store_different_caller_keys(settings, t
         app = create_app({**settings, "DATABASE_URL": url, "IVR_SECRET_KEY": secret})
         call = Phone(client_post(app.test_client()), caller=CALLER)
         call.dial_in()
+        app.extensions["ivr.db"].sink.flush()
         with create_engine(url).connect() as conn:
             keys.append(conn.execute(text("SELECT caller_key FROM calls")).scalar_one())
     assert keys[0] != keys[1]

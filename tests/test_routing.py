@@ -1,4 +1,6 @@
 """Counselor routing through whole calls: ring groups, screening, hours, after hours, call ends."""
+import itertools
+
 import pytest
 from sqlalchemy import select
 
@@ -222,33 +224,36 @@ def line(database_url, settings):
     """The line on each store (SQLite, PostgreSQL): a phone factory and the store's engine."""
     app = create_app({**settings, "DATABASE_URL": database_url})
     client, engine = app.test_client(), db.connect(database_url)
-    yield (lambda **kw: Phone(client_post(client), **kw)), engine
+    yield (lambda **kw: Phone(client_post(client), **kw)), (engine, app.extensions["ivr.db"])
     app.extensions["ivr.db"].close()
     engine.dispose()
 
 
-def _call_row(engine, sid: str) -> dict:
+def _call_row(store, sid: str) -> dict:
+    """The call's record, once the line has written what it queued (off the callers' path)."""
+    engine, storage = store
+    storage.sink.flush()
     with engine.connect() as conn:
         return dict(conn.execute(select(db.calls).where(db.calls.c.call_sid == sid)).one()._mapping)
 
 
 def test_status_records_a_transferred_call_that_ended(line):
-    phone, engine = line
+    phone, store = line
     call = at_counselor(phone)
     call.ring_ends("completed", counselor_keys="1")
     call.hang_up(duration=312)
-    row = _call_row(engine, call.call_sid)
+    row = _call_row(store, call.call_sid)
     assert (row["status"], row["duration"], row["transferred"]) == ("completed", 312, True)
     assert row["ended_at"] is not None and row["caller_key"] and CALLER not in str(row.values())
 
 
 def test_status_records_a_call_that_only_heard_guidance(line):
-    phone, engine = line
+    phone, store = line
     call = phone(caller=CALLER)
     call.dial_in()
     call.press("2")
     call.hang_up(duration=75)
-    row = _call_row(engine, call.call_sid)
+    row = _call_row(store, call.call_sid)
     assert (row["status"], row["duration"], row["transferred"]) == ("completed", 75, False)
 
 
@@ -279,3 +284,30 @@ def test_screened_answer_and_voicemail_across_gunicorn_workers_on_postgresql(ser
     row = next(line for line in listed.output.splitlines() if link in line)
     assert "+15557654321" in row and "41s" in row and " new " in row
     assert CALLER not in server.log_path.read_text() and "+15557654321" not in server.log_path.read_text()
+
+
+# A call's steps land in different gunicorn workers, and each worker writes what it noted in
+# its own batches: the record must come out the same whichever batch is written first.
+CALL_FACTS = (("started", {"caller_key": "key-of-the-caller"}), ("transferred", {}),
+              ("ended", {"status": "completed", "duration": 300, "caller_key": "key-of-the-caller"}))
+
+
+@pytest.mark.parametrize("statements", ["insert-or-update", "plain"])
+@pytest.mark.parametrize("order", list(itertools.permutations(range(len(CALL_FACTS)))))
+def test_a_calls_record_is_the_same_whichever_worker_writes_first(database_url, order, statements,
+                                                                   monkeypatch):
+    if statements == "plain":  # the look-then-write path, for databases without insert-or-update
+        monkeypatch.setattr(db, "_dialect", lambda conn: None)
+    engine = db.connect(database_url)
+    sid = "CA" + "".join(map(str, order)).ljust(32, "0")
+    workers = [db.EventSink(engine) for _ in CALL_FACTS]
+    for sink, (fact, values) in zip(workers, CALL_FACTS):
+        sink.note(fact, sid, **values)
+    for index in order:
+        workers[index].flush()
+    with engine.connect() as conn:
+        row = dict(conn.execute(select(db.calls).where(db.calls.c.call_sid == sid)).one()._mapping)
+    assert (row["status"], row["duration"], row["transferred"], row["caller_key"]) == (
+        "completed", 300, True, "key-of-the-caller")
+    assert row["started_at"] < row["ended_at"]  # the start as noted, not the moment another fact wrote first
+    engine.dispose()

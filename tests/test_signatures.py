@@ -97,7 +97,8 @@ def test_a_refused_request_reaches_neither_the_engine_nor_the_store(signed_app, 
     from ivr import call, db
     touched = []
     monkeypatch.setattr(call, "greet", lambda *a, **k: touched.append("engine"))
-    monkeypatch.setattr(db, "call_started", lambda *a, **k: touched.append("store"))
+    monkeypatch.setattr(db.Storage, "note", lambda *a, **k: touched.append("store"))
+    monkeypatch.setattr(db.Storage, "attempt", lambda *a, **k: touched.append("store"))
     assert signed_client.post("/voice", data=twilio_form()).status_code == 403
     assert touched == []
 

@@ -104,7 +104,7 @@ def test_a_call_flows_with_the_database_down_and_the_failure_is_logged_without_t
     failures = store_failures(caplog)
     logged = "\n".join(text for _, text in failures)
     assert f"could not store the callback request of CallSid {call.call_sid}" in logged
-    assert "could not note a new call" in logged and "could not record how a call ended" in logged
+    assert "could not note a new call" in logged and "could not note how a call ended" in logged
     everything = "\n".join(logging.Formatter().format(r) for r in caplog.records)
     assert CALLER not in everything and CALLER[2:] not in everything
     # Only the first step tried to connect; every later one skipped the store at once, and
