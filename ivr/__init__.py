@@ -24,7 +24,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     settings = load_settings(config)  # SettingsError says what to set
     _configure_logging()
+    from ivr.form import TwilioRequest
+
     app = Flask(__name__)
+    app.request_class = TwilioRequest
     app.config.update(settings)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     try:

@@ -320,18 +320,22 @@ def was_accepted(engine: Engine, call_sid: str) -> bool:
 _ACCEPTED = select(screens.c.call_sid).where(screens.c.call_sid == bindparam("b_sid"))
 
 
+# Built once: SQLAlchemy then finds them compiled, while the caller waits to hear "thank you".
+_THIS_MESSAGE = (callbacks.c.call_sid == bindparam("b_sid")) & (callbacks.c.recording_url == bindparam("b_url"))
+_SET_CALLER = update(callbacks).where(_THIS_MESSAGE).values(caller=bindparam("b_caller"))
+_SET_LENGTH = update(callbacks).where(_THIS_MESSAGE).values(
+    recording_seconds=bindparam("b_seconds"), updated_at=bindparam("b_at"))
+
+
 def save_callback(engine: Engine, call_sid: str, caller: str, lang: str, path: str,
                   recording_url: str | None, seconds: int | None) -> None:
     """Store a voicemail as a callback request (or complete the one its status callback made)."""
     with engine.begin() as conn:
-        row = conn.execute(select(callbacks.c.id).where(callbacks.c.call_sid == call_sid,
-                                                        callbacks.c.recording_url == recording_url)).first()
-        if row:
-            conn.execute(update(callbacks).where(callbacks.c.id == row.id).values(caller=caller))
-            return
-        conn.execute(insert(callbacks).values(
-            created_at=utcnow(), call_sid=call_sid, caller=caller, lang=lang, path=path,
-            recording_url=recording_url, recording_seconds=seconds, status="new"))
+        found = conn.execute(_SET_CALLER, {"b_sid": call_sid, "b_url": recording_url, "b_caller": caller})
+        if not found.rowcount:
+            conn.execute(insert(callbacks), {
+                "created_at": utcnow(), "call_sid": call_sid, "caller": caller, "lang": lang, "path": path,
+                "recording_url": recording_url, "recording_seconds": seconds, "status": "new"})
 
 
 def recording_done(engine: Engine, call_sid: str, recording_url: str, seconds: int | None,
@@ -342,13 +346,12 @@ def recording_done(engine: Engine, call_sid: str, recording_url: str, seconds: i
     callback came first), keep the message anyway: staff hear the number in the message.
     """
     with engine.begin() as conn:
-        done = conn.execute(update(callbacks).where(callbacks.c.call_sid == call_sid,
-                                                    callbacks.c.recording_url == recording_url)
-                            .values(recording_seconds=seconds, updated_at=utcnow()))
+        done = conn.execute(_SET_LENGTH, {"b_sid": call_sid, "b_url": recording_url, "b_seconds": seconds,
+                                          "b_at": utcnow()})
         if not done.rowcount:
-            conn.execute(insert(callbacks).values(
-                created_at=utcnow(), call_sid=call_sid, lang=lang, path=path,
-                recording_url=recording_url, recording_seconds=seconds, status="new"))
+            conn.execute(insert(callbacks), {
+                "created_at": utcnow(), "call_sid": call_sid, "lang": lang, "path": path,
+                "recording_url": recording_url, "recording_seconds": seconds, "status": "new"})
 
 
 def list_callbacks(engine: Engine, status: str | None = None) -> list[dict]:
