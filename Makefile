@@ -37,7 +37,7 @@ test: install browser
 
 ## The load benchmark: the line against a bare Flask app under the same gunicorn (bench/RESULTS.md).
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --parts
 
 ## Check the call-flow file the way the server does.
 check: install

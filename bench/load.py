@@ -119,6 +119,7 @@ def run(job: dict) -> dict:
     for thread in threads:
         thread.join()
     measured = [r for r in results if r[0] >= measure_from]
+    warmup_requests = len(results) - len(measured)
     window = min(stop_at, max((r[0] + r[1] for r in measured), default=stop_at)) - measure_from
     latencies = sorted(r[1] for r in measured)
     summary = {
@@ -126,7 +127,7 @@ def run(job: dict) -> dict:
         "seconds": round(window, 3), "rps": round(len(measured) / window, 1) if window > 0 else 0.0,
         "p50_ms": _ms(latencies, 0.50), "p90_ms": _ms(latencies, 0.90), "p99_ms": _ms(latencies, 0.99),
         "max_ms": round(latencies[-1] * 1000, 2) if latencies else None,
-        "bytes": sum(r[3] for r in measured), "reconnects": len(RECONNECTS),
+        "bytes": sum(r[3] for r in measured), "reconnects": len(RECONNECTS), "warmup_requests": warmup_requests,
     }
     if job.get("samples"):
         # Start times on the machine's monotonic clock, which bench/run.py shares.

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import bigflow  # noqa: E402
+from bench.parts import PARTS  # noqa: E402
 from ivr.phone import Phone  # noqa: E402
 from tests.conftest import Server, _proxied  # noqa: E402
 
@@ -174,22 +175,41 @@ def load(server: Gunicorn, calls: list, folder: Path, seconds: float, warmup: fl
            "token": TOKEN, "calls": calls, "prepared": 600, "samples": samples, "rate": rate}
     job_path, out_path = folder / "job.json", folder / "out.json"
     job_path.write_text(json.dumps(job))
+    processes = server.workers_now() + [server.proc.pid]
     proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "load.py"), str(job_path), str(out_path)])
     started = time.monotonic()
+    cpu_before = cpu_seconds(processes)
     extra = during(started) if during else None
     if proc.wait(seconds + warmup + 120) != 0:
         raise RuntimeError("the load generator failed")
+    cpu = cpu_seconds(processes) - cpu_before
     result = json.loads(out_path.read_text())
+    # The server's CPU time (every worker and the master) for each request it answered, warm-up
+    # included: the steadiest figure of a run, as it does not depend on how busy the machine is.
+    done = result["requests"] + result.get("warmup_requests", 0)
+    result["cpu_us"] = round(cpu / done * 1e6) if done else None
     if extra is not None:
         result["during"] = extra
     return result
+
+
+def cpu_seconds(processes: list[int]) -> float:
+    """User and system CPU time the processes have used so far (Linux /proc; 0 elsewhere)."""
+    total = 0
+    for pid in processes:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 # -- the measurements ------------------------------------------------------------------------
 
 def median_round(rounds: list[dict]) -> dict:
     """Each figure's median over the rounds."""
-    keys = ("rps", "p50_ms", "p90_ms", "p99_ms", "max_ms", "requests", "errors")
+    keys = ("rps", "p50_ms", "p90_ms", "p99_ms", "max_ms", "requests", "errors", "cpu_us")
     return {k: round(statistics.median(r[k] for r in rounds), 2) for k in keys} | {"rounds": len(rounds)}
 
 
@@ -292,6 +312,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, help="measured seconds per round (default 6; short: 1)")
     parser.add_argument("--connections", type=int, default=16, help="concurrent keep-alive connections")
     parser.add_argument("--database-url", help="the line's store (default: a fresh SQLite file)")
+    parser.add_argument("--parts", action="store_true",
+                        help="also run the line with its store, log line, metrics and signature check "
+                             "switched off, one at a time and all together (bench/parts.py)")
     parser.add_argument("--json", help="also write the results as JSON to this file")
     parser.add_argument("--results", default=str(ROOT / "bench" / "RESULTS.md"),
                         help="where a full run writes its report")
@@ -313,6 +336,12 @@ def main(argv=None) -> int:
         "line_big": Gunicorn("line_big", "ivr:create_app()",
                              {**common, **line_env(big, folder, "line_big", args.database_url)}, folder),
     }
+    if args.parts:  # the same line less one part (or all of them), on the same store kind
+        for off in (*PARTS, ",".join(PARTS)):
+            name = "no_" + off
+            servers[name] = Gunicorn(name, "bench.parts:create_app()", {
+                **common, **line_env(ROOT / "call_flows.yaml", folder, name, args.database_url),
+                "IVR_BENCH_OFF": off}, folder)
     results: dict = {"machine": machine(), "settings": {
         "workers": servers["line"].worker_count(), "threads": int(os.environ.get("IVR_THREADS", 4)),
         "connections": args.connections, "rounds": rounds, "seconds": seconds, "warmup": warmup,
@@ -323,6 +352,8 @@ def main(argv=None) -> int:
             server.start()
         calls = {"line": record_calls(servers["line"]), "line_big": record_calls(servers["line_big"])}
         calls["baseline"] = calls["line"]
+        for name in servers:
+            calls.setdefault(name, calls["line"])
         print(f"bench: {len(SCENARIOS)} calls, {sum(len(c) for c in calls['line'])} requests per set; "
               f"{rounds} round(s) of {seconds:g} s per app, {args.connections} connections", flush=True)
         runs: dict = {name: [] for name in servers}
@@ -332,8 +363,11 @@ def main(argv=None) -> int:
                 runs[name].append(outcome)
                 print(f"  round {n + 1} {name:<9} {outcome['rps']:>8.1f} req/s  p50 {outcome['p50_ms']} ms  "
                       f"p99 {outcome['p99_ms']} ms  errors {outcome['errors']}", flush=True)
-        results["apps"] = {name: median_round(r) for name, r in runs.items()}
+        results["apps"] = {name: median_round(r) for name, r in runs.items() if not name.startswith("no_")}
         results["per_round"] = per_round(runs)
+        results["parts"] = {name[3:]: {**median_round(r), "throughput": round(statistics.median(
+            part["rps"] / base["rps"] for part, base in zip(r, runs["baseline"])), 3)}
+            for name, r in runs.items() if name.startswith("no_")}
         # Latency when the line is not saturated: both apps at half the line's throughput.
         rate = round(results["apps"]["line"]["rps"] / 2)
         results["paced"] = {"rate": rate}
@@ -341,6 +375,8 @@ def main(argv=None) -> int:
             paced = load(servers[name], calls[name], folder, seconds, warmup, args.connections, rate=rate)
             results["paced"][name] = {k: paced[k] for k in ("rps", "p50_ms", "p90_ms", "p99_ms", "errors")}
         for name, server in servers.items():
+            if name.startswith("no_"):
+                continue
             sizes = server.rss_mb()
             results["apps"][name]["rss_mb_per_worker"] = round(statistics.mean(sizes), 1) if sizes else None
         results["check_seconds"] = {"shipped": time_check(ROOT / "call_flows.yaml"), "big": time_check(big)}
@@ -392,11 +428,12 @@ def summary(results: dict) -> str:
     big = results["settings"]["big_flow"]
     names = {"baseline": "baseline (fixed TwiML)", "line": "line, shipped flow",
              "line_big": f"line, {big['menus']} menus"}
-    rows = [f"{'':<24}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'errors':>8}{'RSS/worker':>12}"]
+    rows = [f"{'':<24}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'errors':>8}{'RSS/worker':>12}"
+            f"{'CPU/request':>13}"]
     for key, label in names.items():
         a = apps[key]
         rows.append(f"{label:<24}{a['rps']:>9.1f}{a['p50_ms']:>9}{a['p90_ms']:>9}{a['p99_ms']:>9}"
-                    f"{a['errors']:>8}{str(a['rss_mb_per_worker']) + ' MiB':>12}")
+                    f"{a['errors']:>8}{str(a['rss_mb_per_worker']) + ' MiB':>12}{str(a['cpu_us']) + ' us':>13}")
     mark = {True: "met", False: "MISSED"}
     rl = results["reload"]
     paced = results["paced"]
@@ -417,6 +454,13 @@ def summary(results: dict) -> str:
         f"{rl['p99_otherwise_ms']} ms) (target: slowest < {TARGETS['reload_slowest_ms']} ms, p99 <= "
         f"{TARGETS['reload_p99']}x otherwise: {mark[r['met']['reload']]})",
     ]
+    if results.get("parts"):
+        rows += ["", "what the line's own work costs: the line with parts switched off (bench/parts.py)",
+                 f"{'':<24}{'req/s':>9}{'p99 ms':>9}{'CPU/request':>13}{'line/baseline':>15}"]
+        for name, a in results["parts"].items():
+            label = "without " + name.replace(",", ", ")
+            rows.append(f"{label:<24}{a['rps']:>9.1f}{a['p99_ms']:>9}{str(a['cpu_us']) + ' us':>13}"
+                        f"{a['throughput']:>15.2f}")
     return "\n".join(rows)
 
 

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 def test_short_bench_reports_both_apps(tmp_path):
     out = tmp_path / "bench.json"
-    run = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--short", "--json", str(out),
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--short", "--parts", "--json", str(out),
                           "--results", str(tmp_path / "RESULTS.md")],
                          cwd=str(ROOT), capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -22,11 +22,17 @@ def test_short_bench_reports_both_apps(tmp_path):
         assert figures["requests"] > 0 and figures["errors"] == 0, (app, figures)
         assert figures["rps"] > 0
         assert 0 < figures["p50_ms"] <= figures["p90_ms"] <= figures["p99_ms"] <= figures["max_ms"]
-        assert figures["rss_mb_per_worker"] > 0
+        assert figures["rss_mb_per_worker"] > 0 and figures["cpu_us"] > 0
     assert all(isinstance(results["ratios"][k], float) for k in ("throughput", "p99", "big_throughput"))
     assert set(results["ratios"]["met"]) == {"throughput", "p99", "big_throughput", "check_seconds", "no_errors", "reload"}
     assert 0 < results["check_seconds"]["shipped"] and 0 < results["check_seconds"]["big"]
     assert results["reload"]["requests_during"] > 0 and results["reload"]["errors"] == 0
     assert results["reload"]["all_workers_live_after_s"] is not None
     assert "throughput, line / baseline:" in run.stdout
+    # The line less each part of its work, and less all of them, each answering every request.
+    assert set(results["parts"]) == {"store", "log", "metrics", "signature", "store,log,metrics,signature"}
+    for figures in results["parts"].values():
+        assert figures["requests"] > 0 and figures["errors"] == 0 and figures["cpu_us"] > 0
+        assert figures["throughput"] > 0
+    assert "without store, log, metrics, signature" in run.stdout
     assert not (tmp_path / "RESULTS.md").exists()  # a short run leaves the real results alone
