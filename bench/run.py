@@ -469,7 +469,7 @@ def results_markdown(results: dict) -> str:
     m, s = results["machine"], results["settings"]
     return f"""# Benchmark results
 
-Written by `make bench` (`python bench/run.py`) on {time.strftime('%Y-%m-%d')}. Run it again to
+Written by `make bench` (`python bench/run.py --parts`) on {time.strftime('%Y-%m-%d')}. Run it again to
 refresh this file; the ratios are what to compare across machines.
 
 ## Command

@@ -36,3 +36,12 @@ def test_short_bench_reports_both_apps(tmp_path):
         assert figures["throughput"] > 0
     assert "without store, log, metrics, signature" in run.stdout
     assert not (tmp_path / "RESULTS.md").exists()  # a short run leaves the real results alone
+
+
+def test_in_process_figures_come_for_both_apps():
+    run = subprocess.run([sys.executable, str(ROOT / "bench" / "inproc.py"), "--calls", "10", "--rounds", "1"],
+                         cwd=str(ROOT), capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    figures = {line.split()[0]: int(line.split()[1]) for line in run.stdout.splitlines()
+               if "us of CPU per request" in line}
+    assert set(figures) == {"baseline", "line"} and all(us > 0 for us in figures.values())

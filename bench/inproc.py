@@ -1,0 +1,116 @@
+"""The apps' own CPU per request, without gunicorn or sockets: the benchmark's calls replayed
+straight into each WSGI app in this process (`python bench/inproc.py [--profile]`).
+
+It shows what Flask and the line's code cost, apart from the server around them; with
+--profile it prints where the line's time goes (cProfile, which inflates small calls).
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import os
+import re
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.run import PUBLIC_URL, SCENARIOS, TOKEN, line_env  # noqa: E402
+
+SID = re.compile(r"\b(CA|RE)[0-9a-f]{32}\b")
+
+
+def environs(calls: list, count: int) -> list[dict]:
+    """WSGI environs of `count` signed calls, each with fresh CallSids, as gunicorn would pass them."""
+    from twilio.request_validator import RequestValidator
+    validator = RequestValidator(TOKEN)
+    out = []
+    for n in range(count):
+        fresh: dict = {}
+
+        def swap(text: str) -> str:
+            return SID.sub(lambda m: fresh.setdefault(m.group(0), m.group(1) + secrets.token_hex(16)), text)
+
+        for path, form in calls[n % len(calls)]:
+            path, form = swap(path), {k: swap(v) for k, v in form.items()}
+            body = urlencode(form).encode()
+            route, _, query = path.partition("?")
+            out.append({
+                "REQUEST_METHOD": "POST", "SCRIPT_NAME": "", "PATH_INFO": route, "QUERY_STRING": query,
+                "RAW_URI": path, "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "5000",
+                "SERVER_PROTOCOL": "HTTP/1.1", "CONTENT_TYPE": "application/x-www-form-urlencoded",
+                "CONTENT_LENGTH": str(len(body)), "HTTP_HOST": "127.0.0.1:5000",
+                "HTTP_X_TWILIO_SIGNATURE": validator.compute_signature(PUBLIC_URL + path, form),
+                "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr, "wsgi.multithread": True,
+                "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.version": (1, 0), "body": body})
+    return out
+
+
+def replay(app, requests: list[dict]) -> None:
+    """Send every request to the app; fail on any answer but 200."""
+    statuses = []
+    for environ in requests:
+        environ = dict(environ)
+        environ["wsgi.input"] = io.BytesIO(environ.pop("body"))
+        for _ in app(environ, lambda status, headers, exc_info=None: statuses.append(status)):
+            pass
+    wrong = [s for s in statuses if not s.startswith("200")]
+    if wrong:
+        raise SystemExit(f"the app answered {wrong[0]} ({len(wrong)} of {len(statuses)})")
+
+
+def cpu_per_request(app, requests: list[dict], store=None) -> float:
+    """Microseconds of this process's CPU per request, background writes included."""
+    started = time.process_time()
+    replay(app, requests)
+    if store is not None:
+        store.sink.flush()  # the events and call records this replay queued, written
+    return (time.process_time() - started) / len(requests) * 1e6
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=400, help="calls to replay per app and round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="also profile the line (cProfile)")
+    args = parser.parse_args(argv)
+    os.environ.update(line_env(ROOT / "call_flows.yaml", Path(tempfile.mkdtemp(prefix="ivr-inproc-")), "line", None))
+
+    from ivr import create_app
+    from ivr.phone import Phone, client_post
+    from bench.baseline import create_app as baseline_app
+    line, baseline = create_app(), baseline_app()
+    logging.getLogger("ivr").handlers[0].stream = open(os.devnull, "w")  # lines written, not shown
+    store = line.extensions["ivr.db"]
+    calls = []
+    for scenario in SCENARIOS:
+        call = Phone(client_post(line.test_client()), base=PUBLIC_URL, auth_token=TOKEN)
+        scenario(call)
+        calls.append([(url[len(PUBLIC_URL):], form) for url, form in call.requests])
+    requests = environs(calls, args.calls)
+    replay(line, requests[:300])  # warm both up
+    replay(baseline, requests[:300])
+    figures: dict = {"baseline": [], "line": []}
+    for _ in range(args.rounds):
+        figures["baseline"].append(cpu_per_request(baseline, requests))
+        figures["line"].append(cpu_per_request(line, requests, store))
+    for name, values in figures.items():
+        print(f"{name:<9} {sorted(values)[len(values) // 2]:6.0f} us of CPU per request "
+              f"(median of {len(values)} rounds of {len(requests)} requests)")
+    if args.profile:
+        import cProfile
+        import pstats
+        profile = cProfile.Profile()
+        profile.runcall(cpu_per_request, line, requests, store)
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
