@@ -130,7 +130,7 @@ class EventSink:
         self._put("event", event)
 
     def note(self, fact: str, call_sid: str, **values) -> None:
-        """Queue a fact for a call's record: "started" (caller_key), "transferred", "ended" (status, duration, caller_key)."""
+        """Queue a fact for a call's record: started, transferred or ended (see CALL_FACTS)."""
         self._put(fact, {"b_sid": call_sid, "b_at": utcnow(), **{f"b_{k}": v for k, v in values.items()}})
 
     def _put(self, kind: str, row: dict) -> None:
@@ -190,7 +190,7 @@ class EventSink:
                 self.queue.task_done()
 
     def _write(self, batch: list) -> None:
-        """Write a batch in one transaction, a statement per kind; a store that is down loses it (logged), never a call."""
+        """Write a batch in one transaction, a statement per kind; a store that is down loses it (logged)."""
         kinds: dict = {}
         for kind, row in batch:
             kinds.setdefault(kind, []).append(row)
@@ -265,6 +265,8 @@ def _insert_once(conn, table: Table, key: str, rows: list) -> None:
             conn.execute(insert(table).values(**row))
 
 
+# What EventSink.note takes: "started" (with caller_key), "transferred", "ended" (with status,
+# duration, caller_key).
 CALL_FACTS = ("started", "transferred", "ended")
 NOTED = {"started": "a new call", "transferred": "a transfer", "ended": "how a call ended"}  # for the log
 
@@ -321,7 +323,8 @@ _ACCEPTED = select(screens.c.call_sid).where(screens.c.call_sid == bindparam("b_
 
 
 # Built once: SQLAlchemy then finds them compiled, while the caller waits to hear "thank you".
-_THIS_MESSAGE = (callbacks.c.call_sid == bindparam("b_sid")) & (callbacks.c.recording_url == bindparam("b_url"))
+_THIS_MESSAGE = ((callbacks.c.call_sid == bindparam("b_sid"))
+                 & (callbacks.c.recording_url == bindparam("b_url")))
 _SET_CALLER = update(callbacks).where(_THIS_MESSAGE).values(caller=bindparam("b_caller"))
 _SET_LENGTH = update(callbacks).where(_THIS_MESSAGE).values(
     recording_seconds=bindparam("b_seconds"), updated_at=bindparam("b_at"))
@@ -435,7 +438,7 @@ class Storage:
             self._engine.dispose()
 
     def note(self, fact: str, call_sid: str, **values) -> None:
-        """Queue a fact for a call's record (EventSink.note); a store that is down is logged, never a call's problem."""
+        """Queue a fact for a call's record (EventSink.note); a store that is down is only logged."""
         try:
             self.sink.note(fact, call_sid, **values)
         except Exception:

@@ -14,7 +14,7 @@ URLENCODED = "application/x-www-form-urlencoded"
 
 
 def parse(body: str) -> list[tuple[str, str]]:
-    """The name-value pairs of an urlencoded body, as urllib.parse.parse_qsl(keep_blank_values=True) gives them."""
+    """The name-value pairs of an urlencoded body, as parse_qsl(body, keep_blank_values=True) gives them."""
     pairs = []
     for field in body.split("&"):
         if not field:
