@@ -16,8 +16,19 @@ def test_a_form_twilio_encodes_reads_back_as_it_was(pairs):
 
 
 @given(raw)
-def test_any_body_reads_as_parse_qsl_reads_it(body):
-    assert parse(body) == parse_qsl(body, keep_blank_values=True)
+def test_any_body_reads_as_werkzeug_reads_it(body):
+    assert parse(body) == parse_qsl(body, keep_blank_values=True, errors="werkzeug.url_quote")
+
+
+@given(st.lists(st.tuples(st.sampled_from(["Digits", "From", "n", ""]), text), max_size=6),
+       st.sampled_from(["Digits", "From", "n", "", "SpeechResult"]))
+def test_values_answer_get_as_a_multidict_does(pairs, name):
+    from werkzeug.datastructures import ImmutableMultiDict
+
+    from ivr.form import Values
+    assert Values(pairs).get(name) == ImmutableMultiDict(pairs).get(name)
+    assert Values(pairs).get(name, "none") == ImmutableMultiDict(pairs).get(name, "none")
+    assert Values(pairs).get(name, type=len) == ImmutableMultiDict(pairs).get(name, type=len)
 
 
 def test_the_line_reads_webhook_forms_with_it(app, client):
@@ -25,3 +36,7 @@ def test_the_line_reads_webhook_forms_with_it(app, client):
     response = client.post("/voice/answer?n=welcome&l=en", content_type="application/x-www-form-urlencoded",
                            data="CallSid=CA" + "1" * 32 + "&Digits=1&From=%2B15551230000")
     assert "n=detox" in response.get_data(as_text=True)  # key 1 at the greeting: the detox topic
+    with app.test_request_context("/voice/answer?n=rehab&l=es&x=a+b%2Bc%FF"):
+        from flask import request
+        assert request.args.get("n") == "rehab" and request.args.get("x") == "a b+c%FF"
+        assert request.args.get("missing") is None
