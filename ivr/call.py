@@ -266,11 +266,14 @@ def _saved(flow: Flow, state: CallState, outcome: str, lead: tuple = ()) -> Repl
 
 
 def whisper(flow: Flow, params) -> Reply:
-    """What the counselor who answers hears: the line's name, the topic, press 1."""
+    """What the counselor who answers hears: the line's name, the topic, the caller's language, press 1."""
     lang = flow.default_language
     node = str(params.get("n", ""))
     topic = f", about {flow.menus[node].title}" if node in flow.menus and node != flow.start else ""
-    text = flow.text(lang, flow.messages["whisper"]).replace("{line}", flow.name).replace("{topic}", topic)
+    caller = str(params.get("l", ""))
+    language = f", in {flow.language_name(caller)}" if caller in flow.languages and caller != lang else ""
+    text = (flow.text(lang, flow.messages["whisper"]).replace("{line}", flow.name).replace("{topic}", topic)
+            .replace("{language}", language))
     ask = Ask("screened", {"n": node} if node in flow.menus else {},
               (Speech("whisper", text, lang),), lang, timeout=8, speech_input=False, then=Hangup())
     return Reply(ask, outcome="whisper")
@@ -339,7 +342,10 @@ def _ring(flow: Flow, state: CallState, group: str, index: int) -> Ring:
     ring = flow.groups[group]
     numbers = ring.numbers if ring.order == "together" else ring.numbers[index:index + 1]
     params = {**state.params(), "g": group, "i": str(index)}
-    return Ring(group, numbers, ring.seconds, ring.screen, params, {"n": state.node})
+    # The whisper names the caller's language when it is not the line's first one, so a
+    # counselor who does not speak it knows before pressing 1.
+    heard = {"n": state.node, **({"l": state.lang} if state.lang != flow.default_language else {})}
+    return Ring(group, numbers, ring.seconds, ring.screen, params, heard)
 
 
 def _say(flow: Flow, lang: str, prompt: str) -> Speech:

@@ -40,6 +40,9 @@ MESSAGES = ("no_input", "wrong_key", "connecting", "still_trying", "put_through"
             "voicemail_intro", "message_saved", "goodbye", "after_hours", "whisper", "fallback_sorry")
 # Placeholders a message must keep, so the line can fill them in.
 PLACEHOLDERS = {"after_hours": ("{opens}",), "whisper": ("{line}", "{topic}")}
+# Placeholders a message should keep (a warning, not an error: the line still works without them).
+# Only for lines with more than one language: {language} names the caller's.
+WANTED = {"whisper": ("{language}",)}
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class Language:
     words: tuple = ()
     counselor_words: tuple = ()
     repeat_words: tuple = ()
+    name: str = ""  # what counselors hear in the whisper when a caller chose this language
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,11 @@ class Flow:
     def text(self, lang: str, prompt: str) -> str:
         """Return a prompt's words in a language, falling back to the default language."""
         return self.prompts.get((lang, prompt)) or self.prompts.get((self.default_language, prompt), "")
+
+    def language_name(self, code: str) -> str:
+        """What counselors call a language: its `name`, else the first word that chooses it, else its code."""
+        language = self.languages[code]
+        return language.name or (language.words[0].capitalize() if language.words else code)
 
     def group_for(self, after_hours: bool, lang: str) -> str:
         """Name the counselor group that takes a call now, in this language."""
@@ -171,7 +180,7 @@ class _Builder:
     LINE = {"name": True, "languages": True, "counselor_key": False, "repeat_key": False,
             "tries": False, "wait_seconds": False, "record_seconds": False}
     LANGUAGE = {"voice": True, "language": True, "key": False, "words": False,
-                "counselor_words": False, "repeat_words": False}
+                "counselor_words": False, "repeat_words": False, "name": False}
     GROUP = {"ring": True, "seconds": False, "then": False, "order": False, "screen": False}
     MENU = {"say": True, "intro": False, "options": False, "title": False, "words": False}
 
@@ -346,7 +355,8 @@ class _Builder:
                 words=self.words(path + ("words",), spec.get("words"), "words"),
                 counselor_words=self.words(path + ("counselor_words",), spec.get("counselor_words"),
                                            "counselor_words"),
-                repeat_words=self.words(path + ("repeat_words",), spec.get("repeat_words"), "repeat_words"))
+                repeat_words=self.words(path + ("repeat_words",), spec.get("repeat_words"), "repeat_words"),
+                name=(self.text(path + ("name",), spec["name"], "name") or "") if "name" in spec else "")
         return out
 
     def groups(self, value) -> dict:
@@ -607,6 +617,14 @@ class _Builder:
                     if text and hole not in text:
                         self.error(uses.get(messages[purpose]), f"prompts/{code}/{messages[purpose]}.txt must contain "
                                    f"{hole} where the line fills it in; put it back.")
+        first = next(iter(languages))  # the whisper is spoken in the line's first language
+        for purpose, holes in WANTED.items():
+            text = prompts.get((first, messages[purpose]), "")
+            for hole in holes:
+                if len(languages) > 1 and text and hole not in text:
+                    self.warn(uses.get(messages[purpose]), f"prompts/{first}/{messages[purpose]}.txt has no "
+                              f"{hole}: counselors will not hear which language a caller chose. Put it back "
+                              f"where the line should say it (\"..., in Spanish.\").")
         self.check_recordings(languages, set(uses) | {"language_offer"})
         return prompts, audio
 

@@ -5,7 +5,7 @@ import textwrap
 import pytest
 import yaml
 
-from ivr.flow import MESSAGES, PLACEHOLDERS, SPECIAL_TARGETS, _Builder
+from ivr.flow import MESSAGES, PLACEHOLDERS, SPECIAL_TARGETS, WANTED, _Builder
 from ivr.hours import ALLOWED_KEYS
 from tests.conftest import ROOT
 
@@ -36,7 +36,8 @@ def test_every_field_the_loader_accepts_is_explained_with_an_example(section):
 
 def test_option_targets_and_placeholders_are_explained():
     text = guide()
-    for word in list(SPECIAL_TARGETS) + [hole for holes in PLACEHOLDERS.values() for hole in holes]:
+    holes = [hole for table in (PLACEHOLDERS, WANTED) for holes in table.values() for hole in holes]
+    for word in list(SPECIAL_TARGETS) + holes:
         assert f"`{word}`" in text, word
 
 

@@ -154,3 +154,51 @@ def test_check_reports_a_prompt_missing_in_one_language(flow_dir, runner):
         f"{path}:{intro}: prompt 'aftercare_detail' has no file prompts/es/aftercare_detail.txt; "
         "create it with the words to say (did you mean 'aftercare_menu'?)."]
     assert not any("prompts/en/" in l for l in problems)
+
+
+@pytest.mark.parametrize("choose", ["key", "word"])
+def test_the_counselor_hears_that_a_caller_chose_spanish_before_pressing_1(phone, flow, choose):
+    call = phone()
+    call.dial_in()
+    if choose == "key":
+        call.press("8")
+    else:
+        call.say("español")
+    call.press("1")  # detox, in Spanish
+    call.press("0")
+    whisper = call.counselor_answers("1")
+    # Spoken to the counselor in the line's first language, never the caller's number.
+    assert [(w.text, w.lang) for w in whisper] == [
+        ("Recovery Helpline call, about detox, in Spanish. Press 1 to take it.", "en-US")]
+    whisper_url = call.requests[-2][0]  # the request Twilio makes on the counselor's leg
+    assert "/voice/whisper?" in whisper_url and "l=es" in whisper_url
+
+
+def test_an_english_callers_whisper_names_no_language(phone):
+    call = phone()
+    call.dial_in()
+    call.press("0")
+    assert [w.text for w in call.counselor_answers("1")] == ["Recovery Helpline call. Press 1 to take it."]
+
+
+def test_without_a_name_the_whisper_uses_the_first_word_that_chooses_the_language(flow_dir, settings):
+    path = flow_dir / "call_flows.yaml"
+    path.write_text(path.read_text().replace("      name: Spanish\n", "", 1))
+    app = create_app({**settings, "IVR_CALL_FLOWS": str(path)})
+    call = Phone(client_post(app.test_client()))
+    choose_spanish(call)
+    call.press("0")
+    assert call.counselor_answers("1")[0].text == "Recovery Helpline call, in Español. Press 1 to take it."
+
+
+def test_check_warns_when_the_whisper_lost_the_language_and_the_line_still_works(flow_dir, runner, settings):
+    (flow_dir / "prompts" / "en" / "whisper.txt").write_text("{line} call{topic}. Press 1 to take it.")
+    path = flow_dir / "call_flows.yaml"
+    result = runner.invoke(main, ["check", str(path)])
+    assert result.exit_code == 0, result.output  # a warning: an older whisper keeps working
+    assert (f"{path}: warning: prompts/en/whisper.txt has no {{language}}: counselors will not hear which "
+            "language a caller chose.") in result.output
+    call = Phone(client_post(create_app({**settings, "IVR_CALL_FLOWS": str(path)}).test_client()))
+    choose_spanish(call)
+    call.press("0")
+    assert call.counselor_answers("1")[0].text == "Recovery Helpline call. Press 1 to take it."
