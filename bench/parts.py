@@ -26,7 +26,6 @@ def create_app():
         security.is_signed = lambda: True
     app = line_app()
     if "metrics" in off:
-        app.before_request_funcs[None].remove(metrics._start)
         app.after_request_funcs[None].remove(metrics._count)
     if "log" in off:
         app.after_request_funcs["voice"].remove(webhook.log_step)

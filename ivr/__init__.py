@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
-from flask import Flask
+from flask import Flask, g
 
 from ivr.config import load_settings
 
@@ -21,6 +22,7 @@ def create_app(config: dict | None = None) -> Flask:
     from ivr.db import Storage
     from ivr.problem import FlowError
     from ivr.store import FlowStore
+    from ivr.twiml import RenderCache
 
     settings = load_settings(config)  # SettingsError says what to set
     _configure_logging()
@@ -38,6 +40,7 @@ def create_app(config: dict | None = None) -> Flask:
               "Fix them (run `ivr check` to see them again) and start it again.", file=sys.stderr)
         raise
     app.extensions["ivr.db"] = Storage(settings["DATABASE_URL"])
+    app.extensions["ivr.twiml"] = RenderCache()
     _warn_about(settings)
 
     from ivr import metrics, simulator, staff, webhook
@@ -45,7 +48,13 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(simulator.bp)
     app.register_blueprint(staff.bp)
     metrics.init_app(app)
+    app.before_request(_start_clock)
     return app
+
+
+def _start_clock() -> None:
+    """Note when the request began: the log line's and the metrics' latency."""
+    g.started = time.perf_counter()
 
 
 def _warn_about(settings: dict) -> None:

@@ -437,12 +437,20 @@ class Storage:
         if self._engine is not None:
             self._engine.dispose()
 
+    def event(self, **event) -> None:
+        """Queue a call event (EventSink.add); a store that is down is only logged."""
+        self._queue("a call event", lambda sink: sink.add(**event))
+
     def note(self, fact: str, call_sid: str, **values) -> None:
         """Queue a fact for a call's record (EventSink.note); a store that is down is only logged."""
+        self._queue(NOTED.get(fact, fact), lambda sink: sink.note(fact, call_sid, **values))
+
+    def _queue(self, what: str, put) -> None:
+        """Hand something to this process's writer; never let a store that is down reach the call."""
         try:
-            self.sink.note(fact, call_sid, **values)
+            put(self.sink)
         except Exception:
-            log.exception("store unavailable: could not note %s", NOTED.get(fact, fact))
+            log.exception("store unavailable: could not note %s", what)
 
     def attempt(self, what: str, func, *args, default=None):
         """Run a store function; on failure log it (no caller data) and return default."""

@@ -47,6 +47,10 @@ class Values(ImmutableMultiDict):
             return values[0]
         return super().get(key, default, type)
 
+    def getall(self, key) -> list:
+        """Every value of `key`: what twilio's RequestValidator asks a form for first."""
+        return dict.get(self, key, [])
+
 
 class TwilioRequest(Request):
     """Flask's request, with the URL's parameters and an urlencoded form read by `parse`."""

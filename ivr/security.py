@@ -25,13 +25,6 @@ def requested_url() -> str:
     return base.rstrip("/") + raw
 
 
-class _Params(dict):
-    """Form values by name, each a list, in the shape RequestValidator asks for first (getall)."""
-
-    def getall(self, name: str) -> list:
-        return self[name]
-
-
 @lru_cache(maxsize=8)
 def _validator(token: str) -> RequestValidator:
     """One RequestValidator per auth token, made once."""
@@ -53,7 +46,7 @@ def signed(token: str, url: str, params, signature: str) -> bool:
 def is_signed() -> bool:
     """Whether this request carries a valid X-Twilio-Signature for the URL Twilio requested."""
     signature = request.headers.get("X-Twilio-Signature", "")
-    params = _Params(request.form.lists()) if request.method == "POST" else {}
+    params = request.form if request.method == "POST" else {}  # ivr.form.Values: has getall
     return bool(signature) and signed(current_app.config["TWILIO_AUTH_TOKEN"], requested_url(), params,
                                       signature)
 

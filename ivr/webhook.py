@@ -22,7 +22,7 @@ from ivr.flow import Flow
 from ivr.privacy import caller_key
 from ivr.security import twilio_only
 from ivr.twiml import fallback as fallback_twiml
-from ivr.twiml import RenderCache, render
+from ivr.twiml import render
 
 bp = Blueprint("voice", __name__)
 log = logging.getLogger("ivr.calls")
@@ -115,12 +115,8 @@ def _answer(reply: call.Reply, kind: str) -> Response:
     sid = call_sid()
     if sid and request.endpoint not in ("voice.whisper", "voice.screened"):
         state = current_state()
-        try:
-            storage().sink.add(call_sid=sid, node=reply.node or state.node,
-                               input_kind=kind, lang=state.lang, outcome=reply.outcome[:64],
-                               after_hours=after_hours(flow))
-        except Exception:
-            log.exception("could not queue a call event")
+        storage().event(call_sid=sid, node=reply.node or state.node, input_kind=kind, lang=state.lang,
+                        outcome=reply.outcome[:64], after_hours=after_hours(flow))
         if reply.outcome.startswith("transfer:"):
             storage().note("transferred", sid)
     return Response(_render(reply, flow), mimetype="text/xml")
@@ -131,10 +127,8 @@ def _render(reply: call.Reply, flow: Flow) -> str:
     parent = _parent_sid()
     if not parent:  # no CallSid to stand in for: render as it comes
         return render(reply, flow, _url)
-    cache = current_app.extensions.get("ivr.twiml")
-    if cache is None:
-        cache = current_app.extensions.setdefault("ivr.twiml", RenderCache())
-    text = cache.render(reply, flow, partial(_url, parent=STAND_IN), request.script_root)
+    text = current_app.extensions["ivr.twiml"].render(reply, flow, partial(_url, parent=STAND_IN),
+                                                      request.script_root)
     return text.replace(STAND_IN, parent)
 
 
@@ -192,19 +186,13 @@ def log_step(response: Response) -> Response:
     """One JSON line per webhook: CallSid, node, input kind, outcome and latency."""
     step = g.get("step")
     if step is not None:
-        started = g.get("started", time.perf_counter())
+        started = g.get("started") or time.perf_counter()
         log.info(json.dumps({
             "route": request.path, "call": call_sid(),
             "node": step["node"], "input": step["input"], "outcome": step["outcome"],
             "status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 1),
         }))
     return response
-
-
-@bp.before_request
-def start_clock() -> None:
-    """Note when the request began, for the latency in the log line."""
-    g.started = time.perf_counter()
 
 
 # -- the webhooks ----------------------------------------------------------------------------
