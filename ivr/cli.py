@@ -100,11 +100,11 @@ def call_command(file, at, lang, keys):
     """A phone in the terminal: hear the line, press keys or say words, through the real routes."""
     from ivr import terminal
     path = flow_file(file)
-    settings = {"IVR_CALL_FLOWS": path, "IVR_NOW": _call_time(path, at) if at else None}
-    if os.environ.get("DATABASE_URL"):
+    settings = {"IVR_CALL_FLOWS": path}  # IVR_NOW as set, unless --at says when
+    if at:
+        settings["IVR_NOW"] = _call_time(path, at)
+    if os.environ.get("DATABASE_URL"):  # else the call gets a database of its own
         settings["DATABASE_URL"] = os.environ["DATABASE_URL"]
-    if not at and os.environ.get("IVR_NOW"):
-        settings["IVR_NOW"] = os.environ["IVR_NOW"]
     with terminal.quiet_app(settings) as app:
         flow = app.extensions["ivr.store"].flow
         if lang and lang not in flow.languages:
@@ -115,17 +115,15 @@ def call_command(file, at, lang, keys):
 def _call_time(path: str, at: str) -> str:
     """--at as ISO 8601 with an offset: a time without one is read in the desk's time zone."""
     from datetime import datetime
-    from zoneinfo import ZoneInfo
 
     from ivr.flow import load_flow
+    from ivr.staff import desk_zone
     try:
         when = datetime.fromisoformat(at)
     except ValueError:
         raise ValueError(f"--at '{at}' is not a time; write it like 2026-12-25T03:00") from None
     if when.tzinfo is None:
-        flow = load_flow(path)
-        zone = ZoneInfo(flow.hours.timezone) if flow.hours else datetime.now().astimezone().tzinfo
-        when = when.replace(tzinfo=zone)
+        when = when.replace(tzinfo=desk_zone(load_flow(path)))
     return when.isoformat()
 
 
@@ -190,10 +188,9 @@ def report(since, html_file):
     from ivr import db
     from ivr import report as stats
     from ivr.flow import check_flow
-    from zoneinfo import ZoneInfo
+    from ivr.staff import desk_zone
     flow, _ = check_flow(flow_file(None))  # for the menus' titles and the desk's days
-    zone = ZoneInfo(flow.hours.timezone) if flow is not None and flow.hours is not None else _desk_zone()
-    figures = stats.gather(db.connect(database_url()), flow, since.date() if since else None, zone)
+    figures = stats.gather(db.connect(database_url()), flow, since.date() if since else None, desk_zone(flow))
     click.echo(stats.text(figures), nl=False)
     if html_file:
         with open(html_file, "w", encoding="utf-8") as f:

@@ -79,18 +79,17 @@ def utcnow() -> datetime:
 def connect(url: str) -> Engine:
     """Create an engine for a DATABASE_URL and make sure the schema exists."""
     # hide_parameters: a failed statement's message never carries a caller's number into a log.
-    options = {"pool_pre_ping": not url.startswith("sqlite"), "hide_parameters": True}  # a file needs no ping
-    if url.startswith("sqlite"):
+    sqlite = url.startswith("sqlite")
+    if sqlite:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        options["connect_args"] = {"check_same_thread": False, "timeout": 15}
-    else:
-        options.update(pool_size=5, max_overflow=5, pool_timeout=2,
-                       connect_args={"connect_timeout": 2})
-    engine = create_engine(url, **options)
-    if url.startswith("sqlite"):
+        engine = create_engine(url, hide_parameters=True, pool_pre_ping=False,  # a file needs no ping
+                               connect_args={"check_same_thread": False, "timeout": 15})
         event.listen(engine, "connect", _sqlite_wal)
+    else:
+        engine = create_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=5, max_overflow=5,
+                               pool_timeout=2, connect_args={"connect_timeout": 2})
     metadata.create_all(engine)
     return engine
 
@@ -271,9 +270,9 @@ CALL_FACTS = ("started", "transferred", "ended")
 NOTED = {"started": "a new call", "transferred": "a transfer", "ended": "how a call ended"}  # for the log
 
 
-def _aware(moment: datetime) -> datetime:
-    """A stored time as UTC (SQLite gives its times back without a zone)."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+def as_utc(when: datetime) -> datetime:
+    """A stored time as an aware UTC time (SQLite hands them back without a zone)."""
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
 
 
 def _call_facts(conn, fact: str, rows: list) -> None:
@@ -291,7 +290,7 @@ def _call_fact(conn, fact: str, row: dict) -> None:
     found = conn.execute(select(calls).where(calls.c.call_sid == sid)).first()
     values: dict = {}
     if fact == "started":
-        values = {"started_at": min(at, _aware(found.started_at)) if found else at,
+        values = {"started_at": min(at, as_utc(found.started_at)) if found else at,
                   "caller_key": (found.caller_key if found else None) or row["b_caller_key"]}
     elif fact == "transferred":
         values = {"transferred": True}
@@ -336,9 +335,8 @@ def save_callback(engine: Engine, call_sid: str, caller: str, lang: str, path: s
     with engine.begin() as conn:
         found = conn.execute(_SET_CALLER, {"b_sid": call_sid, "b_url": recording_url, "b_caller": caller})
         if not found.rowcount:
-            conn.execute(insert(callbacks), {
-                "created_at": utcnow(), "call_sid": call_sid, "caller": caller, "lang": lang, "path": path,
-                "recording_url": recording_url, "recording_seconds": seconds, "status": "new"})
+            _new_callback(conn, call_sid=call_sid, caller=caller, lang=lang, path=path,
+                          recording_url=recording_url, recording_seconds=seconds)
 
 
 def recording_done(engine: Engine, call_sid: str, recording_url: str, seconds: int | None,
@@ -352,9 +350,13 @@ def recording_done(engine: Engine, call_sid: str, recording_url: str, seconds: i
         done = conn.execute(_SET_LENGTH, {"b_sid": call_sid, "b_url": recording_url, "b_seconds": seconds,
                                           "b_at": utcnow()})
         if not done.rowcount:
-            conn.execute(insert(callbacks), {
-                "created_at": utcnow(), "call_sid": call_sid, "lang": lang, "path": path,
-                "recording_url": recording_url, "recording_seconds": seconds, "status": "new"})
+            _new_callback(conn, call_sid=call_sid, lang=lang, path=path, recording_url=recording_url,
+                          recording_seconds=seconds)
+
+
+def _new_callback(conn, **values) -> None:
+    """Insert a new callback request."""
+    conn.execute(insert(callbacks), {"created_at": utcnow(), "status": "new", **values})
 
 
 def list_callbacks(engine: Engine, status: str | None = None) -> list[dict]:

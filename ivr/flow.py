@@ -58,6 +58,11 @@ class Language:
     repeat_words: tuple = ()
     name: str = ""  # what counselors hear in the whisper when a caller chose this language
 
+    @property
+    def own_name(self) -> str:
+        """The language's name in itself: the first word that chooses it ("Español"), else its code."""
+        return self.words[0].capitalize() if self.words else self.code
+
 
 @dataclass(frozen=True)
 class Group:
@@ -118,8 +123,7 @@ class Flow:
 
     def language_name(self, code: str) -> str:
         """What counselors call a language: its `name`, else the first word that chooses it, else its code."""
-        language = self.languages[code]
-        return language.name or (language.words[0].capitalize() if language.words else code)
+        return self.languages[code].name or self.languages[code].own_name
 
     def group_for(self, after_hours: bool, lang: str) -> str:
         """Name the counselor group that takes a call now, in this language."""
@@ -191,11 +195,11 @@ class _Builder:
     # -- reporting -------------------------------------------------------------------------
     def error(self, path: tuple | None, message: str) -> None:
         """Record an error at the line of a path (None: a problem no line of the file holds)."""
-        self.problems.append(Problem(message, self.src.line(path) if path is not None else None))
+        self.problems.append(Problem(message, self.src.line(path)))
 
     def warn(self, path: tuple | None, message: str) -> None:
         """Record a warning at the line of a path (None: no line of the file holds it)."""
-        self.problems.append(Problem(message, self.src.line(path) if path is not None else None, "warning"))
+        self.problems.append(Problem(message, self.src.line(path), "warning"))
 
     # -- typed field readers -----------------------------------------------------------------
     def mapping(self, path: tuple, value, fields: dict, what: str) -> dict:
@@ -230,8 +234,7 @@ class _Builder:
         if value is None:
             return default
         if not isinstance(value, str) or not re.fullmatch(r"\d+", value.strip()):
-            shown = f"'{value}'" if isinstance(value, str) else _kind(value)
-            self.error(path, f"{what} should be a whole number from {low} to {high}, not {shown}.")
+            self.error(path, f"{what} should be a whole number from {low} to {high}, not {_kind(value)}.")
             return default
         number = int(value)
         if not low <= number <= high:
@@ -618,10 +621,10 @@ class _Builder:
                         self.error(uses.get(messages[purpose]), f"prompts/{code}/{messages[purpose]}.txt must contain "
                                    f"{hole} where the line fills it in; put it back.")
         first = next(iter(languages))  # the whisper is spoken in the line's first language
-        for purpose, holes in WANTED.items():
+        for purpose, holes in WANTED.items() if len(languages) > 1 else ():
             text = prompts.get((first, messages[purpose]), "")
             for hole in holes:
-                if len(languages) > 1 and text and hole not in text:
+                if text and hole not in text:
                     self.warn(uses.get(messages[purpose]), f"prompts/{first}/{messages[purpose]}.txt has no "
                               f"{hole}: counselors will not hear which language a caller chose. Put it back "
                               f"where the line should say it (\"..., in Spanish.\").")

@@ -343,8 +343,7 @@ def client_post(client) -> Post:
     """A Post that goes through a Flask test client (in process, the real routes)."""
     def post(url: str, form: dict, headers: dict, environ: dict | None = None):
         parts = urlsplit(url)
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        response = client.post(path, data=form, headers=headers, base_url=f"{parts.scheme}://{parts.netloc}",
+        response = client.post(_path(url), data=form, headers=headers, base_url=f"{parts.scheme}://{parts.netloc}",
                                environ_overrides=environ or {})
         return response.status_code, response.get_data(as_text=True)
     return post

@@ -104,19 +104,14 @@ def _read(engine: Engine, start: datetime | None):
         if margin:
             query = query.where(db.screens.c.accepted_at >= margin)
         screens = conn.execute(query).all()
-    started = {r.call_sid: _utc(r.started_at) for r in rows}
+    started = {r.call_sid: db.as_utc(r.started_at) for r in rows}
     ended = {r.call_sid for r in rows if r.ended_at is not None}
     steps: dict = {sid: [] for sid in started}
     for event in events:
         if event["call_sid"] in steps:
             steps[event["call_sid"]].append(event)
-    accepted = {r.call_sid: _utc(r.accepted_at) for r in screens if r.call_sid in started}
+    accepted = {r.call_sid: db.as_utc(r.accepted_at) for r in screens if r.call_sid in started}
     return started, ended, steps, accepted
-
-
-def _utc(when: datetime) -> datetime:
-    """A stored time as an aware UTC time (SQLite hands them back without a zone)."""
-    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
 
 
 def _titles(flow) -> dict:

@@ -12,7 +12,6 @@ import functools
 import re
 from datetime import datetime, time, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from sqlalchemy import create_engine
@@ -80,7 +79,7 @@ class ScratchStore(db.Storage):
 def page():
     """The browser phone."""
     flow = _flow()
-    languages = [{"code": code, "label": _language_name(flow, code), "speech": lang.speech}
+    languages = [{"code": code, "label": lang.own_name, "speech": lang.speech}
                  for code, lang in flow.languages.items()]
     config = {"api": "/simulator/api/step", "graph": mermaid(flow), "languages": languages,
               "start": node_id(flow.start), "counselor_key": flow.counselor_key}
@@ -244,7 +243,7 @@ def _moment(flow: Flow, choice: str, custom: str) -> tuple[str | None, str]:
     base = _clock()
     if choice == "now":
         return None, _describe(flow, base)
-    zone = ZoneInfo(flow.hours.timezone) if flow.hours else timezone.utc
+    zone = flow.hours.tz if flow.hours else timezone.utc
     if choice == "at":
         try:
             when = datetime.fromisoformat(custom)
@@ -263,7 +262,7 @@ def _moment(flow: Flow, choice: str, custom: str) -> tuple[str | None, str]:
 
 def _after_hours(flow: Flow, base: datetime) -> datetime:
     """The next whole hour, within a week, when the desk is closed on an ordinary day."""
-    zone = ZoneInfo(flow.hours.timezone)
+    zone = flow.hours.tz
     moment = base.astimezone(zone).replace(minute=0, second=0, microsecond=0)
     for _ in range(24 * 8):
         moment += timedelta(hours=1)
@@ -274,7 +273,7 @@ def _after_hours(flow: Flow, base: datetime) -> datetime:
 
 def _holiday(flow: Flow, base: datetime) -> datetime:
     """10 in the morning on the next closed date (or the last one, when all have passed)."""
-    zone = ZoneInfo(flow.hours.timezone)
+    zone = flow.hours.tz
     days = sorted(flow.hours.closed_on)
     if not days:
         raise SimulatorError("call_flows.yaml lists no holidays; add dates under hours: closed_on.")
@@ -287,7 +286,7 @@ def _describe(flow: Flow, when: datetime) -> str:
     """The time in the desk's zone, and whether the desk is open then."""
     if flow.hours is None:
         return f"{when:%A %d %B %Y, %H:%M} (no hours set: the desk is always open)"
-    local = when.astimezone(ZoneInfo(flow.hours.timezone))
+    local = when.astimezone(flow.hours.tz)
     state = "after hours: the desk is closed" if call.is_after_hours(flow, when) else "the desk is open"
     return f"{local:%A %d %B %Y, %H:%M} {flow.hours.timezone}; {state}"
 
@@ -395,12 +394,6 @@ def _prompt_names(flow: Flow) -> list[tuple]:
 def _match(prompts: list[tuple], text: str) -> str | None:
     """The prompt a spoken text came from, if any."""
     return next((name for pattern, name in prompts if pattern.match(text)), None)
-
-
-def _language_name(flow: Flow, code: str) -> str:
-    """A language's own name, for the language choice: the first word that chooses it."""
-    words = flow.languages[code].words
-    return words[0].capitalize() if words else code
 
 
 def _flow() -> Flow:

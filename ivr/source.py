@@ -34,8 +34,10 @@ class Source:
     implicit_keys: dict = field(default_factory=dict)
     problems: list = field(default_factory=list)
 
-    def line(self, path: tuple) -> int | None:
-        """Return the line of a path, or of its nearest ancestor that has one."""
+    def line(self, path: tuple | None) -> int | None:
+        """Return the line of a path, or of its nearest ancestor that has one (None: no path, no line)."""
+        if path is None:
+            return None
         while path:
             if path in self.lines:
                 return self.lines[path]

@@ -9,8 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from datetime import datetime, timezone, tzinfo
-from zoneinfo import ZoneInfo
+from datetime import datetime, tzinfo
 
 from flask import Blueprint, Response, current_app, redirect, render_template_string, request, url_for
 
@@ -29,15 +28,13 @@ STATUS_WORDS = {"new": "New", "called_back": "Called back", "closed": "Closed"}
 def desk_zone(flow) -> tzinfo:
     """The desk's time zone from a flow's hours, or the machine's local zone without one."""
     if flow is not None and flow.hours is not None:
-        return ZoneInfo(flow.hours.timezone)
+        return flow.hours.tz
     return datetime.now().astimezone().tzinfo
 
 
 def callback_view(row: dict, zone: tzinfo) -> dict:
     """One callback request as staff read it: desk local time, length, a safe recording link."""
-    when = row["created_at"]
-    if when.tzinfo is None:  # SQLite hands back naive UTC
-        when = when.replace(tzinfo=timezone.utc)
+    when = db.as_utc(row["created_at"])
     url = row["recording_url"] or ""
     seconds = row["recording_seconds"]
     return {
