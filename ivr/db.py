@@ -250,18 +250,8 @@ def _build(dialect, name: str):
             "duration": query.excluded.duration,
             "caller_key": func.coalesce(calls.c.caller_key, query.excluded.caller_key),
             "transferred": or_(calls.c.transferred, query.excluded.transferred)})
-    _, table, column = name.split(":")
-    return dialect.insert(metadata.tables[table]).on_conflict_do_nothing(index_elements=[column])
-
-
-def _insert_once(conn, table: Table, key: str, rows: list) -> None:
-    """Insert rows, leaving any whose key is already there as it is: one statement where we can."""
-    if _dialect(conn) is not None:
-        conn.execute(_statement(conn, f"insert_once:{table.name}:{key}"), rows)
-        return
-    for row in rows:
-        if not conn.execute(select(table.c[key]).where(table.c[key] == row[key])).first():
-            conn.execute(insert(table).values(**row))
+    # "accepted": a counselor's 1, kept once (the first press counts)
+    return dialect.insert(screens).on_conflict_do_nothing(index_elements=["call_sid"])
 
 
 # What EventSink.note takes: "started" (with caller_key), "transferred", "ended" (with status,
@@ -308,8 +298,12 @@ def _call_fact(conn, fact: str, row: dict) -> None:
 
 def mark_accepted(engine: Engine, call_sid: str) -> None:
     """Remember that a counselor pressed 1 to take this call (the first press counts)."""
+    row = {"call_sid": call_sid, "accepted_at": utcnow()}
     with engine.begin() as conn:
-        _insert_once(conn, screens, "call_sid", [dict(call_sid=call_sid, accepted_at=utcnow())])
+        if _dialect(conn) is not None:  # one statement where the store can insert-or-ignore
+            conn.execute(_statement(conn, "accepted"), row)
+        elif conn.execute(_ACCEPTED, {"b_sid": call_sid}).first() is None:
+            conn.execute(insert(screens), row)
 
 
 def was_accepted(engine: Engine, call_sid: str) -> bool:

@@ -46,11 +46,9 @@ class FlowStore:
         if flow is None:
             raise FlowError([p for p in problems if p.is_error])
         self._looked, self._loaded = looked, time.thread_time() - started - looked
-        self._timed()
         self.flow: Flow = flow
         self._checked = time.monotonic()
-        metrics.serving(self, flow.version)
-        log.info("flow version %s loaded (process %d)", flow.version, os.getpid())
+        self._announce("loaded (process %d)")
 
     def current(self) -> Flow:
         """Return the flow to serve; with no watcher, look for an edit at most once a second."""
@@ -71,8 +69,7 @@ class FlowStore:
     def watch(self) -> threading.Thread:
         """Look for edits from a background thread: requests then never wait for a look or a load."""
         # gunicorn loads the flow once in its master and forks it: say what this worker serves.
-        log.info("flow version %s is live (worker %d)", self.flow.version, os.getpid())
-        metrics.serving(self, self.flow.version)
+        self._announce("is live (worker %d)")
         self._watching = True
 
         def loop():
@@ -105,7 +102,6 @@ class FlowStore:
         started = time.thread_time()
         seen = self._fingerprint()
         self._looked = time.thread_time() - started
-        self._timed()
         if seen == self._seen:
             return False
         newest = max((mark[2] or 0 for mark in seen), default=0)
@@ -118,7 +114,6 @@ class FlowStore:
             started = time.thread_time()
             flow, problems = check_flow(self.path)
             self._loaded = time.thread_time() - started
-            self._timed()
         if flow is None:
             self.error = [str(p) for p in problems if p.is_error]
             self.error_at = time.time()
@@ -128,9 +123,13 @@ class FlowStore:
             return False
         self.flow, self.error, self.error_at = flow, [], None  # one assignment: atomic for readers
         metrics.reloaded(True)
-        metrics.serving(self, flow.version)
-        log.info("flow version %s is live (worker %d)", flow.version, os.getpid())
+        self._announce("is live (worker %d)")
         return True
+
+    def _announce(self, what: str) -> None:
+        """Log the version this process now serves, and count it in ivr_flow_workers."""
+        metrics.serving(self, self.flow.version)
+        log.info("flow version %s " + what, self.flow.version, os.getpid())
 
     def _check_elsewhere(self) -> tuple:
         """check_flow in a process of its own: a big flow's parse would hold this worker's
@@ -144,15 +143,14 @@ class FlowStore:
             log.exception("could not check the call-flow files in a separate process; checking here")
             return check_flow(self.path)
 
-    def _timed(self) -> None:
+    @property
+    def _slow(self) -> bool:
         """From how long the last look and load took: whether to look beside the requests."""
-        self._slow = self._looked > SLOW_LOOK or self._loaded > SLOW_LOAD
+        return self._looked > SLOW_LOOK or self._loaded > SLOW_LOAD
 
     def _fingerprint(self) -> tuple:
         """Names, sizes and times of the flow file and every prompt file."""
-        marks = []
-        for file in [self.path]:
-            marks.append(_mark(file))
+        marks = [_mark(self.path)]
         prompts = self.path.parent / "prompts"
         try:
             folders = sorted(e.path for e in os.scandir(prompts) if e.is_dir())
