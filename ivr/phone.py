@@ -153,6 +153,16 @@ class Phone:
                       "POST")
 
     # -- carrying a call between requests ------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """The URL of the document the phone is in now."""
+        return self._url
+
+    @property
+    def pending(self):
+        """The verb the call waits on (an ElementTree element), or None."""
+        return self._pending if self.waiting else None
+
     def position(self) -> dict:
         """Where the call stands, as plain data another process can resume it from."""
         return {"call_sid": self.call_sid, "account": self.account, "url": _path(self._url),
@@ -163,13 +173,12 @@ class Phone:
     @classmethod
     def resume(cls, post: Post, position, **kwargs) -> "Phone":
         """A phone at a `position()`; ValueError when the position is not one a phone makes."""
-        position = _checked(position)
+        pending, verbs = _checked(position)
         phone = cls(post, **kwargs)
         phone.call_sid, phone.account = position["call_sid"], position["account"]
         phone._url = phone.base + position["url"]
         phone.waiting = position["waiting"]
-        phone._pending = ET.fromstring(position["pending"]) if position["pending"] else None
-        phone._verbs = [ET.fromstring(verb) for verb in position["verbs"]]
+        phone._pending, phone._verbs = pending, verbs
         return phone
 
     # -- reading what happened ----------------------------------------------------------------
@@ -293,8 +302,9 @@ def _xml(verb) -> str:
     return ET.tostring(verb, "unicode")
 
 
-def _checked(position) -> dict:
-    """Check a position's shape: our ids, root-relative URLs and known TwiML verbs only."""
+def _checked(position) -> tuple:
+    """Check a position's shape (our ids, root-relative URLs, known TwiML verbs only); return its
+    pending verb and remaining verbs, parsed."""
     if not isinstance(position, dict):
         raise ValueError("the call's position is missing")
     ids = (("call_sid", "CA"), ("account", "AC"))
@@ -307,11 +317,10 @@ def _checked(position) -> dict:
         raise ValueError("the call is waiting for something a phone does not wait for")
     if not isinstance(verbs, list) or len(verbs) > MAX_VERBS:
         raise ValueError("the call's remaining verbs are not a short list")
-    for text in ([pending] if pending else []) + verbs:
-        root = _verb(text)
-        if text is pending and root.tag != WAITS[waiting]:
-            raise ValueError(f"the call waits for {waiting} but holds <{root.tag}>")
-    return position
+    held = _verb(pending) if pending else None
+    if held is not None and held.tag != WAITS[waiting]:
+        raise ValueError(f"the call waits for {waiting} but holds <{held.tag}>")
+    return held, [_verb(text) for text in verbs]
 
 
 def _verb(text) -> ET.Element:

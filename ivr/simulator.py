@@ -28,7 +28,6 @@ from ivr.security import staff_refusal
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 bp.before_request(staff_refusal)  # the page and its API: staff only in production
 
-MAX_BODY = 64 * 1024
 MAX_WORDS = 200
 # What each action needs the call to be waiting for (None: a new call).
 NEEDS = {"call": None, "press": ("gather",), "say": ("gather",), "silence": ("gather", "record"),
@@ -104,7 +103,7 @@ def step():
 
 def _body() -> dict:
     """The JSON the page sent (JSON only, so no other site's form can post here)."""
-    if request.content_length and request.content_length > MAX_BODY:
+    if request.content_length and request.content_length > current_app.config["MAX_CONTENT_LENGTH"]:
         raise SimulatorError("That request is too large for the browser phone.", 413)
     if not request.is_json:
         raise SimulatorError("Send the step as JSON (Content-Type: application/json).", 415)
@@ -128,8 +127,8 @@ def _run(flow: Flow, body: dict) -> dict:
             phone = _phone(store, at, voice_path="/voice" + ("" if lang == flow.default_language else f"?l={lang}"))
         else:
             held = body.get("call") if isinstance(body.get("call"), dict) else {}
-            at = _held_time(held.get("at"))
-            when = _describe(flow, fixed_now(at) if at else _clock())
+            at, moment = _held_time(held.get("at"))
+            when = _describe(flow, moment or _clock())
             phone = _resume(store, at, held.get("phone"))
         start = len(phone.heard)
         you, error = _act(phone, action, body), None
@@ -186,7 +185,8 @@ def _act(phone: Phone, action: str, body: dict) -> dict:
     keys = str(body.get("keys", ""))
     if action == "press" and (len(keys) != 1 or keys not in KEYS):
         raise SimulatorError("Press one phone key: 0-9, * or #.")
-    words = " ".join(str(body.get("words", "")).split())[:MAX_WORDS]
+    # Said once here, and _drive says the same words.
+    words = body["words"] = " ".join(str(body.get("words", "")).split())[:MAX_WORDS]
     if action == "say" and not words:
         raise SimulatorError("Type what the caller says first.")
     return {"call": {"kind": "you", "text": "You call the line."},
@@ -206,7 +206,7 @@ def _drive(phone: Phone, action: str, body: dict) -> None:
     elif action == "press":
         phone.press(str(body["keys"]))
     elif action == "say":
-        phone.say(" ".join(str(body["words"]).split())[:MAX_WORDS])
+        phone.say(body["words"])
     elif action == "silence":
         phone.stay_silent() if phone.waiting == "gather" else phone.record_nothing()
     elif action == "answer":
@@ -227,15 +227,14 @@ def _clock() -> datetime:
     return fixed_now(fixed) if fixed else datetime.now(timezone.utc)
 
 
-def _held_time(at) -> str | None:
-    """The call's chosen time as handed back, checked."""
+def _held_time(at) -> tuple[str | None, datetime | None]:
+    """The call's chosen time as handed back, checked: as text and as a time (None, None: now)."""
     if at in (None, ""):
-        return None
+        return None, None
     try:
-        fixed_now(str(at))
+        return str(at), fixed_now(str(at))
     except SettingsError:
         raise SimulatorError("That call's time is not a time; place a new call.") from None
-    return str(at)
 
 
 def _moment(flow: Flow, choice: str, custom: str) -> tuple[str | None, str]:
@@ -296,7 +295,7 @@ def _describe(flow: Flow, when: datetime) -> str:
 def _lines(flow: Flow, phone: Phone, heard: list[Heard]) -> list[dict]:
     """Each thing the caller (or the counselor) heard, with where it came from."""
     prompts = _prompt_names(flow)
-    last_doc = phone.base + phone.position()["url"]
+    last_doc = phone.url
     here = _state_of(_pending_url(phone)) if phone.waiting else {}
     out = []
     for item in heard:
@@ -322,12 +321,12 @@ def _waiting(flow: Flow, phone: Phone) -> list[dict]:
     """What the line is waiting for now, as a transcript line."""
     if phone.waiting != "gather":
         return []
-    pending = phone.position()["pending"]
-    words = "a key or words" if 'input="dtmf speech"' in pending else "a key"
-    seconds = re.search(r'timeout="(\d+)"', pending)
+    pending = phone.pending
+    words = "a key or words" if pending.get("input") == "dtmf speech" else "a key"
+    seconds = pending.get("timeout", "")
     where = _place(flow, _state_of(_pending_url(phone)))
     return [{"kind": "wait", "text": f"Waiting for {words}"
-             + (f" ({seconds.group(1)} seconds, then it goes on as if you stayed silent)." if seconds else "."),
+             + (f" ({seconds} seconds, then it goes on as if you stayed silent)." if seconds.isdigit() else "."),
              **where}]
 
 
@@ -360,9 +359,7 @@ def _where(flow: Flow, phone: Phone) -> dict:
 
 def _pending_url(phone: Phone) -> str:
     """The URL the waiting verb answers to: its action."""
-    pending = phone.position()["pending"] or ""
-    found = re.search(r'action="([^"]*)"', pending)
-    return found.group(1).replace("&amp;", "&") if found else ""
+    return phone.pending.get("action", "") if phone.pending is not None else ""
 
 
 def _state_of(url: str) -> dict:
@@ -380,15 +377,23 @@ def _place(flow: Flow, state: dict) -> dict:
     return {"menu": flow.start, "menu_title": flow.menus[flow.start].title}
 
 
+_patterns: dict = {}  # flow version -> _prompt_names' answer: built once, not on every step
+
+
 def _prompt_names(flow: Flow) -> list[tuple]:
     """(pattern, prompt name) for every prompt; placeholders match any words."""
-    out = []
-    for (_, name), text in flow.prompts.items():
-        pattern = re.escape(text)
-        for hole in re.findall(r"\{[a-z_]+\}", text):
-            pattern = pattern.replace(re.escape(hole), ".*?")
-        out.append((re.compile(pattern + r"\Z", re.S), name))
-    return out
+    found = _patterns.get(flow.version)
+    if found is None:
+        found = []
+        for (_, name), text in flow.prompts.items():
+            pattern = re.escape(text)
+            for hole in re.findall(r"\{[a-z_]+\}", text):
+                pattern = pattern.replace(re.escape(hole), ".*?")
+            found.append((re.compile(pattern + r"\Z", re.S), name))
+        if len(_patterns) > 8:
+            _patterns.clear()
+        _patterns[flow.version] = found
+    return found
 
 
 def _match(prompts: list[tuple], text: str) -> str | None:

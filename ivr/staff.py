@@ -112,12 +112,12 @@ helpline phone, and share them with nobody outside the team.</p>
 """
 
 
-def _page(rows, status: int = 200, **extra) -> Response:
-    """Render the callback page; never cached, since it holds health information."""
+def _page(rows, status: int = 200, zone: tzinfo | None = None, **extra) -> Response:
+    """Render the callback page (times in `zone`, the desk's); never cached: it holds health information."""
     flow = current_app.extensions["ivr.store"].current()
     html = render_template_string(
-        PAGE, rows=rows, statuses=STATUS_WORDS, token=form_token, line=flow.name if flow else "Helpline",
-        zone=str(desk_zone(flow)), **extra)
+        PAGE, rows=rows, statuses=STATUS_WORDS, token=form_token, line=flow.name,
+        zone=str(zone or desk_zone(flow)), **extra)
     return Response(html, status, {"Cache-Control": "no-store"}, mimetype="text/html")
 
 
@@ -133,7 +133,7 @@ def callbacks():
     zone = desk_zone(current_app.extensions["ivr.store"].current())
     done = request.args.get("done", "")
     done = f"Callback {done} is saved." if done.isdigit() else ""
-    return _page([callback_view(row, zone) for row in rows], shown=shown, done=done)
+    return _page([callback_view(row, zone) for row in rows], zone=zone, shown=shown, done=done)
 
 
 def form_token(callback_id: int) -> str:
