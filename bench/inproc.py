@@ -10,43 +10,31 @@ import argparse
 import io
 import logging
 import os
-import re
-import secrets
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import PUBLIC_URL, SCENARIOS, TOKEN, line_env  # noqa: E402
-
-SID = re.compile(r"\b(CA|RE)[0-9a-f]{32}\b")
+from bench.load import prepare  # noqa: E402
+from bench.run import PUBLIC_URL, TOKEN, line_env, record_calls  # noqa: E402
 
 
 def environs(calls: list, count: int) -> list[dict]:
-    """WSGI environs of `count` signed calls, each with fresh CallSids, as gunicorn would pass them."""
-    from twilio.request_validator import RequestValidator
-    validator = RequestValidator(TOKEN)
+    """WSGI environs of `count` calls, each with fresh CallSids and signed as bench/load.py sends
+    them, as gunicorn would pass them."""
     out = []
-    for n in range(count):
-        fresh: dict = {}
-
-        def swap(text: str) -> str:
-            return SID.sub(lambda m: fresh.setdefault(m.group(0), m.group(1) + secrets.token_hex(16)), text)
-
-        for path, form in calls[n % len(calls)]:
-            path, form = swap(path), {k: swap(v) for k, v in form.items()}
-            body = urlencode(form).encode()
+    for steps in prepare({"token": TOKEN, "public_url": PUBLIC_URL, "calls": calls, "prepared": count}):
+        for path, body, headers in steps:
             route, _, query = path.partition("?")
             out.append({
                 "REQUEST_METHOD": "POST", "SCRIPT_NAME": "", "PATH_INFO": route, "QUERY_STRING": query,
                 "RAW_URI": path, "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "5000",
-                "SERVER_PROTOCOL": "HTTP/1.1", "CONTENT_TYPE": "application/x-www-form-urlencoded",
+                "SERVER_PROTOCOL": "HTTP/1.1", "CONTENT_TYPE": headers["Content-Type"],
                 "CONTENT_LENGTH": str(len(body)), "HTTP_HOST": "127.0.0.1:5000",
-                "HTTP_X_TWILIO_SIGNATURE": validator.compute_signature(PUBLIC_URL + path, form),
+                "HTTP_X_TWILIO_SIGNATURE": headers["X-Twilio-Signature"],
                 "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr, "wsgi.multithread": True,
                 "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.version": (1, 0), "body": body})
     return out
@@ -83,16 +71,12 @@ def main(argv=None) -> int:
     os.environ.update(line_env(ROOT / "call_flows.yaml", Path(tempfile.mkdtemp(prefix="ivr-inproc-")), "line", None))
 
     from ivr import create_app
-    from ivr.phone import Phone, client_post
+    from ivr.phone import client_post
     from bench.baseline import create_app as baseline_app
     line, baseline = create_app(), baseline_app()
     logging.getLogger("ivr").handlers[0].stream = open(os.devnull, "w")  # lines written, not shown
     store = line.extensions["ivr.db"]
-    calls = []
-    for scenario in SCENARIOS:
-        call = Phone(client_post(line.test_client()), base=PUBLIC_URL, auth_token=TOKEN)
-        scenario(call)
-        calls.append([(url[len(PUBLIC_URL):], form) for url, form in call.requests])
+    calls = record_calls(client_post(line.test_client()))
     requests = environs(calls, args.calls)
     replay(line, requests[:300])  # warm both up
     replay(baseline, requests[:300])

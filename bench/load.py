@@ -121,12 +121,12 @@ def run(job: dict) -> dict:
     measured = [r for r in results if r[0] >= measure_from]
     warmup_requests = len(results) - len(measured)
     window = min(stop_at, max((r[0] + r[1] for r in measured), default=stop_at)) - measure_from
-    latencies = sorted(r[1] for r in measured)
+    latencies = sorted(r[1] * 1000 for r in measured)  # in milliseconds
     summary = {
         "requests": len(measured), "errors": sum(1 for r in measured if r[2] != 200),
         "seconds": round(window, 3), "rps": round(len(measured) / window, 1) if window > 0 else 0.0,
-        "p50_ms": _ms(latencies, 0.50), "p90_ms": _ms(latencies, 0.90), "p99_ms": _ms(latencies, 0.99),
-        "max_ms": round(latencies[-1] * 1000, 2) if latencies else None,
+        "p50_ms": percentile(latencies, 0.50), "p90_ms": percentile(latencies, 0.90),
+        "p99_ms": percentile(latencies, 0.99), "max_ms": round(latencies[-1], 2) if latencies else None,
         "bytes": sum(r[3] for r in measured), "reconnects": len(RECONNECTS), "warmup_requests": warmup_requests,
     }
     if job.get("samples"):
@@ -135,11 +135,9 @@ def run(job: dict) -> dict:
     return summary
 
 
-def _ms(latencies: list, q: float):
-    """A latency percentile in milliseconds (nearest rank)."""
-    if not latencies:
-        return None
-    return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 2)
+def percentile(values: list, q: float):
+    """A percentile (nearest rank) of sorted values, rounded to two decimals (bench/run.py uses it too)."""
+    return round(values[min(len(values) - 1, int(q * len(values)))], 2) if values else None
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import bigflow  # noqa: E402
+from bench.load import percentile  # noqa: E402
 from bench.parts import PARTS  # noqa: E402
 from ivr.phone import Phone  # noqa: E402
 from tests.conftest import Server, _proxied  # noqa: E402
@@ -66,19 +67,6 @@ class Gunicorn(Server):
     def worker_count(self) -> int:
         """How many workers gunicorn.conf.py asks for."""
         return int(self.env.get("IVR_WORKERS") or (os.cpu_count() or 1) * 2 + 1)
-
-    def workers_now(self) -> list[int]:
-        """The worker processes' ids (children of the gunicorn master), from /proc."""
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text()
-                except OSError:
-                    continue
-                if int(stat.rsplit(")", 1)[1].split()[1]) == self.proc.pid:
-                    pids.append(int(entry.name))
-        return pids
 
     def rss_mb(self) -> list[float]:
         """Resident memory of each worker, in MiB (Linux /proc; empty elsewhere)."""
@@ -157,11 +145,12 @@ SCENARIOS = (_detox_then_a_counselor, _rehab_nobody_free_voicemail, _spanish_aft
              _choosing_repeat, _greeting_only)
 
 
-def record_calls(server: Gunicorn) -> list[list[tuple]]:
-    """Walk each scenario through the line with Phone; return each call's requests (path, form)."""
+def record_calls(post) -> list[list[tuple]]:
+    """Walk each scenario through the line with Phone, sending with `post` (an ivr.phone Post);
+    return each call's requests (path, form)."""
     calls = []
     for scenario in SCENARIOS:
-        call = Phone(_proxied(server.base), base=PUBLIC_URL, auth_token=TOKEN)
+        call = Phone(post, base=PUBLIC_URL, auth_token=TOKEN)
         scenario(call)
         calls.append([(url[len(PUBLIC_URL):], form) for url, form in call.requests])
     return calls
@@ -259,9 +248,9 @@ def reload_under_load(server: Gunicorn, flow: Path, calls: list, folder: Path, s
     return {
         "all_workers_live_after_s": round(live - edited, 2) if live else None,
         "requests_during": len(inside),
-        "p50_during_ms": _pct(inside, 0.5), "p99_during_ms": _pct(inside, 0.99),
+        "p50_during_ms": percentile(inside, 0.5), "p99_during_ms": percentile(inside, 0.99),
         "max_during_ms": inside[-1] if inside else None,
-        "p50_otherwise_ms": _pct(outside, 0.5), "p99_otherwise_ms": _pct(outside, 0.99),
+        "p50_otherwise_ms": percentile(outside, 0.5), "p99_otherwise_ms": percentile(outside, 0.99),
         "errors": result["errors"],
     }
 
@@ -275,11 +264,6 @@ def _workers_on_new_version(server: Gunicorn) -> int:
             counts[version] = float(line.rsplit(" ", 1)[1])
     first = server.__dict__.setdefault("first_version", max(counts, key=counts.get) if counts else None)
     return int(sum(n for v, n in counts.items() if v != first))
-
-
-def _pct(values: list, q: float):
-    """A percentile (nearest rank) of sorted values."""
-    return round(values[min(len(values) - 1, int(q * len(values)))], 2) if values else None
 
 
 def machine() -> dict:
@@ -350,7 +334,7 @@ def main(argv=None) -> int:
     try:
         for server in servers.values():
             server.start()
-        calls = {"line": record_calls(servers["line"]), "line_big": record_calls(servers["line_big"])}
+        calls = {name: record_calls(_proxied(servers[name].base)) for name in ("line", "line_big")}
         calls["baseline"] = calls["line"]
         for name in servers:
             calls.setdefault(name, calls["line"])

@@ -1,6 +1,7 @@
 """Shared fixtures, after the Flask tutorial: app, client, runner; plus phones and servers."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -66,6 +67,12 @@ def settings(tmp_path) -> dict:
 def app(settings):
     """The line's Flask app."""
     return create_app(settings)
+
+
+@pytest.fixture
+def flow(app):
+    """The flow the app serves."""
+    return app.extensions["ivr.store"].flow
 
 
 @pytest.fixture
@@ -175,6 +182,24 @@ class Server:
                 self.proc.wait(5)
         if getattr(self, "log", None):
             self.log.close()
+
+    def health(self) -> dict:
+        """GET /healthz: which flow the line serves (urlopen raises on anything but success)."""
+        with urllib.request.urlopen(self.base + "/healthz", timeout=5) as response:
+            return json.loads(response.read())
+
+    def workers_now(self) -> list[int]:
+        """The worker processes' ids (children of the gunicorn master), from /proc."""
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == self.proc.pid:
+                    pids.append(int(entry.name))
+        return pids
 
     def phone(self, **kwargs) -> Phone:
         """A phone that calls this server over HTTP, as Twilio does (through IVR_PUBLIC_URL if set)."""

@@ -36,26 +36,6 @@ def total(samples: dict, name: str, **labels) -> float:
     return sum(v for (n, ls), v in samples.items() if n == name and want <= ls)
 
 
-def health(server) -> dict:
-    import json
-    with urllib.request.urlopen(server.base + "/healthz", timeout=5) as response:
-        return json.loads(response.read())
-
-
-def worker_pids(server) -> list:
-    """The gunicorn workers: children of the master, from /proc."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = open(f"/proc/{entry}/stat").read()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == server.proc.pid:
-                pids.append(int(entry))
-    return pids
-
-
 def wait_for(check, seconds: float = 20.0, poke=None, describe=None):
     """Poll until check() is true (poking the server meanwhile); fail after `seconds`."""
     deadline = time.monotonic() + seconds
@@ -120,7 +100,7 @@ def test_metrics_add_up_across_workers_and_report_shows_the_calls(line, flow_dir
     assert total(samples, "ivr_transfer_outcomes_total", outcome="no-answer") == 2
     assert total(samples, "ivr_transfer_outcomes_total", outcome="busy") == 2
     assert total(samples, "ivr_transfer_outcomes_total", outcome="voicemail") == 2
-    version = health(line)["flow"]["version"]
+    version = line.health()["flow"]["version"]
     assert total(samples, "ivr_flow_workers", version=version) == WORKERS
     # The counts above came from more than one worker, each writing its own file.
     counted_by = {name.split("_")[-1] for name in os.listdir(tmp_path / "metrics") if name.startswith("counter_")}
@@ -151,20 +131,20 @@ def test_metrics_add_up_across_workers_and_report_shows_the_calls(line, flow_dir
     assert "answered: 3</title>" in page.read_text()
 
     # A worker dies: its counts stay, its live gauge goes (child_exit), a new worker takes its place.
-    os.kill(worker_pids(line)[0], signal.SIGKILL)
+    os.kill(line.workers_now()[0], signal.SIGKILL)
     wait_for(lambda: total(scrape(line), "ivr_flow_workers", version=version) == WORKERS
-             and len(worker_pids(line)) == WORKERS)
+             and len(line.workers_now()) == WORKERS)
     assert total(scrape(line), "ivr_calls_total") == 6
 
     # A broken edit is refused and a good one goes live, in every worker.
     good = path.read_text()
     save(path, good.replace("start: welcome", "start: welcom"))
-    wait_for(lambda: total(scrape(line), "ivr_flow_reloads_total", result="refused") >= 1, poke=lambda: health(line))
+    wait_for(lambda: total(scrape(line), "ivr_flow_reloads_total", result="refused") >= 1, poke=line.health)
     save(path, good.replace("title: detox\n", "title: detox and withdrawal\n"))
     seen = []
-    wait_for(lambda: seen.append(health(line)["flow"]["version"]) or seen[-1] != version)
+    wait_for(lambda: seen.append(line.health()["flow"]["version"]) or seen[-1] != version)
     new = seen[-1]
-    wait_for(lambda: total(scrape(line), "ivr_flow_workers", version=new) == WORKERS, poke=lambda: health(line),
+    wait_for(lambda: total(scrape(line), "ivr_flow_workers", version=new) == WORKERS, poke=line.health,
              describe=lambda: str({k: v for k, v in scrape(line).items() if k[0].startswith("ivr_flow")}))
     after = scrape(line)
     assert total(after, "ivr_flow_workers", version=version) == 0

@@ -3,7 +3,6 @@ worker within the deadline, bad or half-written ones never do, and calls go on."
 import json
 import re
 import time
-import urllib.request
 
 import pytest
 
@@ -15,11 +14,6 @@ DEADLINE = 10.0  # seconds: generous for a loaded CI machine; the design target 
 
 OLD_MENU = "To learn about detox, press 1."
 NEW_MENU = "For detox, press 1."
-
-
-def healthz(server) -> dict:
-    with urllib.request.urlopen(server.base + "/healthz", timeout=5) as response:
-        return json.loads(response.read())
 
 
 def workers(server) -> set:
@@ -60,7 +54,7 @@ def replace_in(path, old: str, new: str) -> None:
 def test_edits_go_live_in_every_worker_bad_ones_never(serve, flow_dir):
     flow_file = flow_dir / "call_flows.yaml"
     server = serve({"IVR_CALL_FLOWS": str(flow_file)}, workers=3)
-    first = healthz(server)["flow"]["version"]
+    first = server.health()["flow"]["version"]
     pids = set(wait_for_log(server, rf"flow version {first} is live \(worker (\d+)\)", 3))
     assert pids == workers(server)
 
@@ -85,7 +79,7 @@ def test_edits_go_live_in_every_worker_bad_ones_never(serve, flow_dir):
     for _ in range(6):  # every worker has switched, so every call hears the new wording
         said = menu_wording(server)
         assert NEW_MENU in said and OLD_MENU not in said
-    body = healthz(server)
+    body = server.health()
     assert body["flow"]["version"] == good.version and body["reload_error"] is None
 
     # The caller whose menu vanished is not dropped: they land in the start menu.
@@ -104,7 +98,7 @@ def test_edits_go_live_in_every_worker_bad_ones_never(serve, flow_dir):
     assert set(refused) == pids
     assert "which is not defined (did you mean 'detox_withdrawal'?)" in server.log_path.read_text()
     for _ in range(6):
-        body = healthz(server)
+        body = server.health()
         assert body["flow"]["version"] == good.version
         assert body["status"] == "serving last good flow"
         assert any(f"call_flows.yaml:{bad_line}: menu 'detox', key 1 goes to 'detox_withdrawl'" in e
@@ -122,13 +116,13 @@ def test_edits_go_live_in_every_worker_bad_ones_never(serve, flow_dir):
     flow_file.write_text(finished[: len(finished) // 2 + 7])
     assert check_flow(flow_file)[0] is None
     wait_for_log(server, r"flow edit refused \(worker (\d+)\); still serving version " + good.version, 3, since)
-    assert "Recovery Helpline (edited)" not in json.dumps(healthz(server))
+    assert "Recovery Helpline (edited)" not in json.dumps(server.health())
     since = log_size(server)
     flow_file.write_text(finished)
     final = check_flow(flow_file)[0]
     live = wait_for_log(server, rf"flow version {final.version} is live \(worker (\d+)\)", 3, since)
     assert set(live) == pids
-    body = healthz(server)
+    body = server.health()
     assert body["flow"]["name"] == "Recovery Helpline (edited)" and body["reload_error"] is None
 
 

@@ -5,8 +5,6 @@ import random
 import signal
 import threading
 import time
-import urllib.error
-import urllib.request
 from http.client import HTTPException
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,7 +14,7 @@ from sqlalchemy import create_engine, select
 
 from ivr import db
 from ivr.phone import CallDropped, Phone, http_post
-from tests.attack import CALLER
+from tests.attack import CALLER, signature
 from tests.conftest import PUBLIC_URL, TOKEN
 
 pytestmark = pytest.mark.slow
@@ -46,16 +44,11 @@ class Twilio:
                 self.dropped.append((time.monotonic(), parts.path))
             fallback = f"{PUBLIC_URL}/fallback"
             form = {**form, "ErrorCode": "11200", "ErrorUrl": url}
-            headers = {"X-Twilio-Signature": _sign(fallback, form)}
+            headers = {"X-Twilio-Signature": signature(fallback, form)}
             status, body = self.post(self.base + "/fallback", form, headers)
         with self.lock:
             self.answers.append(status)
         return status, body
-
-
-def _sign(url: str, form: dict) -> str:
-    from twilio.request_validator import RequestValidator
-    return RequestValidator(TOKEN).compute_signature(url, form)
 
 
 def _walk(call: Phone, rng: random.Random) -> None:
@@ -76,12 +69,6 @@ def _walk(call: Phone, rng: random.Random) -> None:
         else:
             return
         time.sleep(rng.uniform(0, 0.05))  # the caller listens a moment
-
-
-def _workers(server) -> list[int]:
-    """The master's child processes: the gunicorn workers this test started."""
-    path = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children")
-    return [int(pid) for pid in path.read_text().split()]
 
 
 def _edits(flow_dir: Path):
@@ -136,7 +123,7 @@ def test_load_with_edits_and_a_killed_worker_drops_no_caller(serve, flow_dir):
         edit()
         if len(finished) >= CALLS * (len(kills) + 1) // 4 and len(kills) < 2:  # at 25% and 50%
             kills.append(time.monotonic())
-            os.kill(random.choice(_workers(server)), signal.SIGKILL)  # a worker dies mid-load
+            os.kill(random.choice(server.workers_now()), signal.SIGKILL)  # a worker dies mid-load
         time.sleep(1.0)  # long enough for the line to judge each version (it waits for a save to settle)
     for thread in threads:
         thread.join(60)
@@ -162,8 +149,7 @@ def test_load_with_edits_and_a_killed_worker_drops_no_caller(serve, flow_dir):
     assert log.count("was sent SIGKILL") == 2 and log.count("Booting worker") == 3 + 2
     assert "flow edit refused" in log
     assert server.proc.poll() is None
-    with urllib.request.urlopen(server.base + "/healthz", timeout=5) as response:
-        assert response.status == 200
+    server.health()  # /healthz answers 200 (its only other answer, 503, raises)
 
 
 # -- two replicas, one PostgreSQL, one call ----------------------------------------------------

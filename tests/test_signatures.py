@@ -1,11 +1,10 @@
 """Only Twilio gets in: every webhook refuses unsigned, wrongly signed, replayed and tampered requests."""
 import logging
-import urllib.error
-import urllib.request
 
 import pytest
 
 from ivr import create_app
+from ivr.phone import http_post
 from tests.attack import (CALLER, number_forms_in, post_signed, signature, twiml, twilio_form,
                           webhook_paths)
 from tests.conftest import PUBLIC_URL, TOKEN
@@ -132,17 +131,11 @@ def test_without_a_public_url_the_host_it_was_sent_to_is_checked(settings):
 
 def _proxy_post(server, path: str, form: dict, sig: str | None):
     """What a TLS-terminating proxy does: forward to loopback with X-Forwarded-* headers."""
-    from urllib.parse import urlencode
-    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Forwarded-Proto": "https",
-               "X-Forwarded-Host": "ivr.example.org", "X-Forwarded-For": "203.0.113.9"}
+    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "ivr.example.org",
+               "X-Forwarded-For": "203.0.113.9"}
     if sig is not None:
         headers["X-Twilio-Signature"] = sig
-    request = urllib.request.Request(server.base + path, data=urlencode(form).encode(), headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
+    return http_post(timeout=10)(server.base + path, form, headers)
 
 
 @pytest.mark.slow

@@ -13,11 +13,6 @@ from tests.conftest import PUBLIC_URL, TOKEN
 API = "/simulator/api/step"
 
 
-@pytest.fixture
-def flow(app):
-    return app.extensions["ivr.store"].flow
-
-
 def step(client, body, status=200, **kwargs):
     response = client.post(API, json=body, **kwargs)
     assert response.status_code == status, response.get_data(as_text=True)

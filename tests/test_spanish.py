@@ -12,11 +12,6 @@ TOPICS = {"1": ("detox", "detox_withdrawal"), "2": ("rehab", "rehab_detail"),
           "3": ("aftercare", "aftercare_detail"), "4": ("choosing", "mental_health")}
 
 
-@pytest.fixture
-def flow(app):
-    return app.extensions["ivr.store"].flow
-
-
 def english_texts(flow) -> set:
     """Every English prompt, so none can slip into a Spanish call."""
     return {text for (code, _), text in flow.prompts.items() if code == "en"}
