@@ -8,6 +8,7 @@ scratch store in memory, so they never show up as calls, statistics or callback 
 """
 from __future__ import annotations
 
+import contextvars
 import functools
 import re
 from datetime import datetime, time, timedelta, timezone
@@ -177,7 +178,11 @@ def _post(store: ScratchStore, at: str | None):
     environ = {"ivr.storage": store, "ivr.practice": True}  # kept nowhere, counted nowhere
     if at:
         environ["ivr.now"] = at
-    return functools.partial(client_post(current_app.test_client()), environ=environ)
+    post = functools.partial(client_post(current_app.test_client()), environ=environ)
+    # Each post in a context of its own: Flask would otherwise reuse this request's app context,
+    # and its `g` (the step, the call's state) would pass between the practice call's requests
+    # and back into this one, where the metrics would count a practice step as a real one.
+    return lambda *args, **kwargs: contextvars.Context().run(post, *args, **kwargs)
 
 
 def _act(phone: Phone, action: str, body: dict) -> dict:
