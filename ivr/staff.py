@@ -12,7 +12,7 @@ import hmac
 import logging
 from datetime import datetime, tzinfo
 
-from flask import Blueprint, Response, current_app, redirect, render_template_string, request, url_for
+from flask import Blueprint, Response, current_app, g, redirect, render_template_string, request, url_for
 from sqlalchemy import select
 
 from ivr import audit, db
@@ -72,6 +72,8 @@ button { font-size: 1rem; margin: .1rem 0; }
 </head>
 <body>
 <h1>Callbacks: {{ line }}</h1>
+{% if who and who != 'local' %}<form method="post" action="{{ url_for('sessions.logout') }}">
+<p>Signed in as {{ who }}. <button type="submit">Sign out</button></p></form>{% endif %}
 <p>Voicemail messages that wait for a call back, newest first. Times are the desk's local
 time ({{ zone }}). Callers' numbers and recordings are health information: call back from a
 helpline phone, and share them with nobody outside the team.</p>
@@ -119,7 +121,7 @@ def _page(rows, status: int = 200, zone: tzinfo | None = None, **extra) -> Respo
     """Render the callback page (times in `zone`, the desk's); never cached: it holds health information."""
     flow = current_app.extensions["ivr.store"].current()
     html = render_template_string(
-        PAGE, rows=rows, statuses=STATUS_WORDS, token=form_token, line=flow.name,
+        PAGE, rows=rows, statuses=STATUS_WORDS, token=form_token, line=flow.name, who=g.get("staff"),
         zone=str(zone or desk_zone(flow)), **extra)
     return Response(html, status, {"Cache-Control": "no-store"}, mimetype="text/html")
 
