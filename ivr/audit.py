@@ -28,12 +28,10 @@ trail = Table(
     Column("who", String(64), nullable=False, index=True),
     Column("action", String(32), nullable=False),
     Column("what", String(200), nullable=False),
-    Column("place", String(100), nullable=False),  # an address, or "command line (user@host)"
+    Column("place", String(100), nullable=False),  # an address, or "command line on HOST"
 )
 
 RETENTION_DAYS = 6 * 365
-ACTIONS = ("view callbacks", "listen", "status", "sign in", "sign out", "account added",
-           "account removed", "password changed", "phone changed")
 
 
 def record(who: str, action: str, what: str, where: str, engine: Engine | None = None) -> None:

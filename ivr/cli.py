@@ -295,6 +295,20 @@ def staff_password(name, stdin):
     click.echo(f"The password of '{name}' is changed; its sessions are ended.")
 
 
+@staff.command("phone")
+@click.argument("name")
+@click.argument("phone", required=False, metavar="[E164]")
+@staff_errors
+def staff_phone(name, phone):
+    """Set (or, with none, clear) the phone "call back now" rings for a staff member."""
+    from ivr import accounts, audit
+    engine = _engine()
+    name = accounts.check_name(name)
+    accounts.set_phone(engine, name, phone)
+    audit.record(audit.command_line_user(), "phone changed", f"account {name}", audit.command_line(), engine)
+    click.echo(f"'{name}' is rung on {accounts.phone_of(engine, name) or 'no number'}.")
+
+
 @main.command("audit")
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M"]),
               help="Only entries from this day (YYYY-MM-DD, UTC) on.")

@@ -48,6 +48,8 @@ def test_staff_commands_add_list_change_and_remove_without_ever_showing_a_passwo
     assert weak.returncode == 1 and "at least 10" in weak.stderr
     bad_phone = ivr(store_url, "staff", "add", "sam", "--phone", "555", stdin=PASSWORD + "\n")
     assert bad_phone.returncode == 1 and "E.164" in bad_phone.stderr
+    phoned = ivr(store_url, "staff", "phone", "maria", "+15552220199")
+    assert phoned.returncode == 0 and accounts.phone_of(engine, "maria") == "+15552220199"
     changed = ivr(store_url, "staff", "password", "maria", stdin="a brand new passphrase\n")
     assert changed.returncode == 0 and "sessions are ended" in changed.stdout
     assert accounts.verify(engine, "maria", "a brand new passphrase") == "maria"
@@ -60,7 +62,7 @@ def test_staff_commands_add_list_change_and_remove_without_ever_showing_a_passwo
         assert PASSWORD not in done.stdout + done.stderr and "brand new" not in done.stdout + done.stderr
     trail = ivr(store_url, "audit").stdout
     assert [line.split()[4:6] for line in trail.splitlines()[1:]] == [
-        ["account", "added"], ["password", "changed"], ["account", "removed"]]
+        ["account", "added"], ["phone", "changed"], ["password", "changed"], ["account", "removed"]]
     assert "command line on" in trail
 
 
