@@ -56,8 +56,12 @@ class RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         """Format as usual, with what others sent (the arguments) and tracebacks kept on their lines,
         then redact: a last guard behind code that logs no numbers."""
-        args, exc_text = record.args, record.exc_text
-        if args and _controlled(args):  # a path or a name someone sent: one line, escapes visible
+        args, exc_text, msg = record.args, record.exc_text, record.msg
+        if self.inner is not None:  # gunicorn's lines arrive formatted: escape the whole message
+            message = record.getMessage()
+            if CONTROL.search(message):
+                msg, args = escape_controls(message), None
+        elif args and _controlled(args):  # a path or a name someone sent: one line, escapes visible
             args = ({k: _clean(v) for k, v in args.items()} if isinstance(args, dict)
                     else tuple(_clean(v) for v in args))
         if record.exc_info and not exc_text:
@@ -65,8 +69,8 @@ class RedactingFormatter(logging.Formatter):
             # start a line that passes for a record of its own.
             exc_text = "\n".join("    " + escape_controls(line)
                                   for line in self.formatException(record.exc_info).split("\n"))
-        if args is not record.args or exc_text is not record.exc_text:
-            record = logging.makeLogRecord({**record.__dict__, "args": args, "exc_text": exc_text})
+        if args is not record.args or exc_text is not record.exc_text or msg is not record.msg:
+            record = logging.makeLogRecord({**record.__dict__, "msg": msg, "args": args, "exc_text": exc_text})
         return redact(self.inner.format(record) if self.inner else super().format(record))
 
 

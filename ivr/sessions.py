@@ -67,6 +67,7 @@ def start(engine, name: str) -> str:
     token = secrets.token_urlsafe(32)
     now = db.utcnow()
     with engine.begin() as conn:
+        conn.execute(delete(sessions).where(sessions.c.seen_at < now - IDLE))  # ended by idling, never used again
         conn.execute(insert(sessions).values(token_hash=_hash(token), account=name, created_at=now, seen_at=now))
     return token
 
