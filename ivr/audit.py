@@ -14,7 +14,7 @@ import socket
 from datetime import datetime, timedelta
 
 from flask import current_app, g
-from sqlalchemy import Column, DateTime, Integer, String, Table, delete, insert, select
+from sqlalchemy import Column, DateTime, Integer, String, Table, delete, event, insert, select
 from sqlalchemy.engine import Engine
 
 from ivr import db
@@ -32,6 +32,33 @@ trail = Table(
 )
 
 RETENTION_DAYS = 6 * 365
+
+# The database itself keeps the trail append-only: no entry can be changed, and none deleted
+# before its retention has passed, whoever holds a connection.
+_GUARDS = {
+    "sqlite": [
+        "CREATE TRIGGER audit_trail_no_update BEFORE UPDATE ON audit_trail "
+        "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+        f"CREATE TRIGGER audit_trail_kept BEFORE DELETE ON audit_trail "
+        f"WHEN OLD.at > datetime('now', '-{RETENTION_DAYS} days') "
+        f"BEGIN SELECT RAISE(ABORT, 'audit entries are kept {RETENTION_DAYS} days'); END",
+    ],
+    "postgresql": [
+        f"CREATE OR REPLACE FUNCTION audit_trail_guard() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"IF TG_OP = 'UPDATE' THEN RAISE EXCEPTION 'the audit trail is append-only'; END IF; "
+        f"IF OLD.at > now() - interval '{RETENTION_DAYS} days' THEN "
+        f"RAISE EXCEPTION 'audit entries are kept {RETENTION_DAYS} days'; END IF; RETURN OLD; END $$",
+        "CREATE TRIGGER audit_trail_guard BEFORE UPDATE OR DELETE ON audit_trail "
+        "FOR EACH ROW EXECUTE FUNCTION audit_trail_guard()",
+    ],
+}
+
+
+@event.listens_for(trail, "after_create")
+def _guard(target, connection, **_) -> None:
+    """Add the append-only triggers when the table is made (SQLite and PostgreSQL)."""
+    for statement in _GUARDS.get(connection.dialect.name, ()):
+        connection.exec_driver_sql(statement)
 
 
 def record(who: str, action: str, what: str, where: str, engine: Engine | None = None) -> None:

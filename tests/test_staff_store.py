@@ -2,7 +2,8 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, update
+from sqlalchemy.exc import DBAPIError
 
 from ivr import accounts, audit, db, legs, lockout, sessions
 
@@ -12,8 +13,9 @@ def engine(database_url):
     engine = db.connect(database_url)
     yield engine
     with engine.begin() as conn:  # PostgreSQL's database lives for the session: leave it empty
-        for table in (sessions.sessions, accounts.accounts, lockout.failures, audit.trail, legs.legs):
+        for table in (sessions.sessions, accounts.accounts, lockout.failures, legs.legs):
             conn.execute(table.delete())
+        conn.exec_driver_sql("DROP TABLE audit_trail")  # its entries cannot be deleted, by design
     engine.dispose()
 
 
@@ -62,6 +64,10 @@ def test_the_audit_trail_and_dialed_legs(engine):
     assert [e["action"] for e in audit.entries(engine, user="sam")] == ["view callbacks"]
     assert audit.entries(engine, since=db.utcnow() + timedelta(minutes=1)) == []
     assert audit.purge(engine, 0) == 0  # never younger than its own retention
+    for change in (update(audit.trail).values(who="nobody"), delete(audit.trail)):
+        with pytest.raises(DBAPIError, match="append-only|are kept"), engine.begin() as conn:
+            conn.execute(change)  # nor by anyone with a connection: the database refuses
+    assert [e["who"] for e in audit.entries(engine)] == ["maria", "sam"]
     leg, parent = "CA" + "1" * 32, "CA" + "2" * 32
     legs.note(engine, leg, parent)
     legs.note(engine, leg, parent)  # Twilio asked twice: one note
