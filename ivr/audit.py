@@ -45,11 +45,13 @@ _GUARDS = {
     ],
     "postgresql": [
         f"CREATE OR REPLACE FUNCTION audit_trail_guard() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        f"IF TG_OP = 'UPDATE' THEN RAISE EXCEPTION 'the audit trail is append-only'; END IF; "
+        f"IF TG_OP IN ('UPDATE', 'TRUNCATE') THEN RAISE EXCEPTION 'the audit trail is append-only'; END IF; "
         f"IF OLD.at > now() - interval '{RETENTION_DAYS} days' THEN "
         f"RAISE EXCEPTION 'audit entries are kept {RETENTION_DAYS} days'; END IF; RETURN OLD; END $$",
         "CREATE TRIGGER audit_trail_guard BEFORE UPDATE OR DELETE ON audit_trail "
         "FOR EACH ROW EXECUTE FUNCTION audit_trail_guard()",
+        "CREATE TRIGGER audit_trail_no_truncate BEFORE TRUNCATE ON audit_trail "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_trail_guard()",
     ],
 }
 

@@ -138,7 +138,9 @@ def callbacks(ctx, status):
         return
     from ivr import db
     from ivr.staff import callback_view
-    rows = db.list_callbacks(db.connect(database_url()), None if status == "all" else status)
+    engine = _engine()
+    rows = db.list_callbacks(engine, None if status == "all" else status)
+    _audit(engine, "view callbacks", f"{len(rows)} shown" + ("" if status == "all" else f", status {status}"))
     if not rows:
         click.echo("No callback requests.")
         return
@@ -160,8 +162,10 @@ def callbacks(ctx, status):
 def callbacks_done(callback_id, status):
     """Mark a callback request as called back (or closed, or new again)."""
     from ivr import db
-    if not db.set_callback_status(db.connect(database_url()), callback_id, status):
+    engine = _engine()
+    if not db.set_callback_status(engine, callback_id, status):
         raise ValueError(f"there is no callback request #{callback_id}; `ivr callbacks` lists them")
+    _audit(engine, "status", f"callback {callback_id} marked {status}")
     click.echo(f"Callback #{callback_id} is now {status}.")
 
 
@@ -228,6 +232,12 @@ def _engine():
     return db.connect(database_url())
 
 
+def _audit(engine, action: str, what: str) -> None:
+    """Record a command-line action in the audit trail: the operating-system user, on this host."""
+    from ivr import audit
+    audit.record(audit.command_line_user(), action, what, audit.command_line(), engine)
+
+
 @main.group()
 def staff():
     """Staff accounts: who may sign in to the callback list, the browser phone and /metrics."""
@@ -242,12 +252,12 @@ def staff():
 @staff_errors
 def staff_add(name, phone, stdin):
     """Create an account; the password is asked for (or read from standard input)."""
-    from ivr import accounts, audit
+    from ivr import accounts
     engine = _engine()
     name = accounts.check_name(name)
     accounts.check_phone(phone)
     name = accounts.add(engine, name, _password(name, stdin), phone)
-    audit.record(audit.command_line_user(), "account added", f"account {name}", audit.command_line(), engine)
+    _audit(engine, "account added", f"account {name}")
     click.echo(f"Account '{name}' is ready: sign in at /staff/login.")
 
 
@@ -271,11 +281,10 @@ def staff_list():
 @staff_errors
 def staff_remove(name):
     """Delete an account; its sessions end at once."""
-    from ivr import accounts, audit
+    from ivr import accounts
     engine = _engine()
     accounts.remove(engine, name)
-    audit.record(audit.command_line_user(), "account removed", f"account {accounts.check_name(name)}",
-                 audit.command_line(), engine)
+    _audit(engine, "account removed", f"account {accounts.check_name(name)}")
     click.echo(f"Account '{accounts.check_name(name)}' is removed; it is signed out everywhere.")
 
 
@@ -285,13 +294,13 @@ def staff_remove(name):
 @staff_errors
 def staff_password(name, stdin):
     """Change an account's password; its sessions end at once."""
-    from ivr import accounts, audit
+    from ivr import accounts
     engine = _engine()
     name = accounts.check_name(name)
     if accounts.find(engine, name) is None:
         raise accounts.AccountError(f"there is no account '{name}'; `ivr staff list` shows them")
     accounts.set_password(engine, name, _password(name, stdin))
-    audit.record(audit.command_line_user(), "password changed", f"account {name}", audit.command_line(), engine)
+    _audit(engine, "password changed", f"account {name}")
     click.echo(f"The password of '{name}' is changed; its sessions are ended.")
 
 
@@ -301,11 +310,11 @@ def staff_password(name, stdin):
 @staff_errors
 def staff_phone(name, phone):
     """Set (or, with none, clear) the phone "call back now" rings for a staff member."""
-    from ivr import accounts, audit
+    from ivr import accounts
     engine = _engine()
     name = accounts.check_name(name)
     accounts.set_phone(engine, name, phone)
-    audit.record(audit.command_line_user(), "phone changed", f"account {name}", audit.command_line(), engine)
+    _audit(engine, "phone changed", f"account {name}")
     click.echo(f"'{name}' is rung on {accounts.phone_of(engine, name) or 'no number'}.")
 
 

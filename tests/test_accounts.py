@@ -60,10 +60,13 @@ def test_staff_commands_add_list_change_and_remove_without_ever_showing_a_passwo
     assert missing.returncode == 1 and "no account 'maria'" in missing.stderr
     for done in (listed, again, weak, changed, removed):
         assert PASSWORD not in done.stdout + done.stderr and "brand new" not in done.stdout + done.stderr
+    assert ivr(store_url, "callbacks", "--status", "new").returncode == 0  # the list, read on the server
+    assert "no callback request #7" in ivr(store_url, "callbacks", "done", "7").stderr
     trail = ivr(store_url, "audit").stdout
     assert [line.split()[4:6] for line in trail.splitlines()[1:]] == [
-        ["account", "added"], ["phone", "changed"], ["password", "changed"], ["account", "removed"]]
-    assert "command line on" in trail
+        ["account", "added"], ["phone", "changed"], ["password", "changed"], ["account", "removed"],
+        ["view", "callbacks"]]
+    assert "0 shown, status new" in trail and "command line on" in trail
 
 
 # -- signing in and out ----------------------------------------------------------------------
