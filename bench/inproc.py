@@ -73,16 +73,22 @@ def main(argv=None) -> int:
     from ivr import create_app
     from ivr.phone import client_post
     from bench.baseline import create_app as baseline_app
-    line, baseline = create_app(), baseline_app()
-    logging.getLogger("ivr").handlers[0].stream = open(os.devnull, "w")  # lines written, not shown
+    from bench.peer import create_app as peer_app
+    line, baseline, peer = create_app(), baseline_app(), peer_app()
+    devnull = open(os.devnull, "w")
+    logging.getLogger("ivr").handlers[0].stream = devnull  # lines written, not shown
+    logging.getLogger().handlers[0].stream = devnull  # the peer's (logging.basicConfig)
+    logging.getLogger("ivr").propagate = False  # as under gunicorn, where the root logger has no handler
     store = line.extensions["ivr.db"]
     calls = record_calls(client_post(line.test_client()))
     requests = environs(calls, args.calls)
     replay(line, requests[:300])  # warm both up
     replay(baseline, requests[:300])
-    figures: dict = {"baseline": [], "line": []}
+    replay(peer, requests[:300])
+    figures: dict = {"baseline": [], "peer": [], "line": []}
     for _ in range(args.rounds):
         figures["baseline"].append(cpu_per_request(baseline, requests))
+        figures["peer"].append(cpu_per_request(peer, requests))
         figures["line"].append(cpu_per_request(line, requests, store))
     for name, values in figures.items():
         print(f"{name:<9} {sorted(values)[len(values) // 2]:6.0f} us of CPU per request "
@@ -93,6 +99,7 @@ def main(argv=None) -> int:
         profile = cProfile.Profile()
         profile.runcall(cpu_per_request, line, requests, store)
         pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+        pstats.Stats(profile).sort_stats("tottime").print_stats(40)
     return 0
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import Column, DateTime, String, Table, delete, insert, select
+from sqlalchemy import Column, DateTime, String, Table, bindparam, delete, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -22,11 +22,17 @@ legs = Table(
 )
 
 
+# Built once with bound parameters: SQLAlchemy finds them compiled while the counselor waits.
+_NOTE = insert(legs)
+_DIALED = select(legs.c.leg_sid).where(legs.c.leg_sid == bindparam("b_leg"),
+                                       legs.c.parent_sid == bindparam("b_parent"))
+
+
 def note(engine: Engine, leg: str, parent: str) -> None:
     """Remember that the line rang this leg for this caller's call (the first note counts)."""
     try:
         with engine.begin() as conn:
-            conn.execute(insert(legs).values(leg_sid=leg, parent_sid=parent, at=db.utcnow()))
+            conn.execute(_NOTE, {"leg_sid": leg, "parent_sid": parent, "at": db.utcnow()})
     except IntegrityError:  # Twilio asked the whisper twice: already noted
         pass
 
@@ -34,8 +40,7 @@ def note(engine: Engine, leg: str, parent: str) -> None:
 def dialed(engine: Engine, leg: str, parent: str) -> bool:
     """Whether the line rang this leg for this caller's call."""
     with engine.connect() as conn:
-        return conn.execute(select(legs.c.leg_sid).where(legs.c.leg_sid == leg,
-                                                         legs.c.parent_sid == parent)).first() is not None
+        return conn.execute(_DIALED, {"b_leg": leg, "b_parent": parent}).first() is not None
 
 
 def purge(engine: Engine, days: int) -> int:
