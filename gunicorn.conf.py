@@ -1,4 +1,5 @@
 """Gunicorn settings for the line (production and `make run`)."""
+import logging
 import multiprocessing
 import os
 
@@ -36,6 +37,11 @@ class RedactingLogger(Logger):
 
 
 logger_class = RedactingLogger
+# No log format here names a source line, a thread or a process name (gunicorn's names the
+# process id, which stays): don't work them out for every line (the logging HOWTO's
+# "Optimization"; a walk up the stack per log line otherwise).
+logging._srcfile = None
+logging.logThreads = logging.logMultiprocessing = False
 # No control socket: several instances (replicas, tests) may run on one machine.
 control_socket_disable = True
 # Build the app once in the master and fork it into every worker: the settings are checked

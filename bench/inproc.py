@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.load import prepare  # noqa: E402
-from bench.run import PUBLIC_URL, TOKEN, line_env, record_calls  # noqa: E402
+from bench.run import PUBLIC_URL, TOKEN, calls_by_step, line_env, record_calls  # noqa: E402
 
 
 def environs(calls: list, count: int) -> list[dict]:
@@ -67,6 +67,8 @@ def main(argv=None) -> int:
     parser.add_argument("--calls", type=int, default=400, help="calls to replay per app and round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="also profile the line (cProfile)")
+    parser.add_argument("--steps", action="store_true",
+                        help="also each step of a call on its own, the peer and the line side by side")
     args = parser.parse_args(argv)
     os.environ.update(line_env(ROOT / "call_flows.yaml", Path(tempfile.mkdtemp(prefix="ivr-inproc-")), "line", None))
 
@@ -80,7 +82,8 @@ def main(argv=None) -> int:
     logging.getLogger().handlers[0].stream = devnull  # the peer's (logging.basicConfig)
     logging.getLogger("ivr").propagate = False  # as under gunicorn, where the root logger has no handler
     store = line.extensions["ivr.db"]
-    calls = record_calls(client_post(line.test_client()))
+    replies: list = []
+    calls = record_calls(client_post(line.test_client()), replies)
     requests = environs(calls, args.calls)
     replay(line, requests[:300])  # warm both up
     replay(baseline, requests[:300])
@@ -93,6 +96,19 @@ def main(argv=None) -> int:
     for name, values in figures.items():
         print(f"{name:<9} {sorted(values)[len(values) // 2]:6.0f} us of CPU per request "
               f"(median of {len(values)} rounds of {len(requests)} requests)")
+    if args.steps:
+        for step, step_calls in calls_by_step(calls, replies).items():
+            requests = environs(step_calls, args.calls)
+            replay(peer, requests[:100])
+            replay(line, requests[:100])
+            pair: dict = {"peer": [], "line": []}
+            for _ in range(args.rounds):
+                pair["peer"].append(cpu_per_request(peer, requests))
+                pair["line"].append(cpu_per_request(line, requests, store))
+            ratio = sorted(p / l for p, l in zip(pair["peer"], pair["line"]))[len(pair["line"]) // 2]
+            print(f"step {step:<12} peer {sorted(pair['peer'])[args.rounds // 2]:4.0f} us, line "
+                  f"{sorted(pair['line'])[args.rounds // 2]:4.0f} us of CPU per request: the line does "
+                  f"{ratio:.2f} of the peer's requests with the same CPU")
     if args.profile:
         import cProfile
         import pstats
