@@ -2,7 +2,8 @@
 
 Never a way to run the line: every part switched off here is one the line must do. It only
 shows how far the line could get towards the baseline without them. IVR_BENCH_OFF names the
-parts, comma-separated: store (no database writes or reads), log (no JSON line per webhook),
+parts, comma-separated: store (no database writes or reads), log (no JSON line per webhook:
+gunicorn's access line is written for it instead, as for any other request),
 metrics (no Prometheus counts), signature (X-Twilio-Signature accepted unchecked).
 """
 import os
