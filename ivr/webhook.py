@@ -194,7 +194,8 @@ def log_step(response: Response) -> Response:
     step = g.get("step") or NO_STEP
     started = g.get("started") or time.perf_counter()
     log.info(json.dumps({
-        "route": request.path, "call": call_sid(),
+        # A refused request's form may be what was wrong with it (too big): not read again here.
+        "route": request.path, "call": call_sid() if response.status_code < 400 else "",
         "node": step["node"], "input": step["input"], "outcome": step["outcome"],
         "status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 1),
         "method": request.method, "bytes": response.content_length, "from": request.remote_addr,
