@@ -59,6 +59,7 @@ class Phone:
         self._verbs: list = []
         self._url = self.base + voice_path
         self._pending = None
+        self._counselor_took = None  # whether the counselor of the current ring took the call
 
     # -- what a person does -------------------------------------------------------------------
     def dial_in(self) -> list[Heard]:
@@ -90,7 +91,9 @@ class Phone:
         dial = self._pending
         if status == "completed" and counselor_keys is not None:
             self.counselor_answers(counselor_keys)
-            duration = duration if self._counselor_took else 12
+        if status == "completed" and self._counselor_took is False:
+            duration = 12  # the whisper, then the leg hung up: short
+        self._counselor_took = None  # each ring is answered afresh
         form = {"DialCallStatus": status, "DialCallSid": sid("CA")}
         if status == "completed":
             form["DialCallDuration"] = str(duration)

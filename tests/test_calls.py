@@ -68,7 +68,7 @@ def test_wrong_keys_get_an_apology_then_a_counselor(phone):
     call = phone()
     call.dial_in()
     start = len(call.heard)
-    call.press("5")
+    call.press("6")
     assert "isn't one of the choices" in call.said(start)
     assert "To learn about detox, press 1" in call.said(start)
     call.press("#")
