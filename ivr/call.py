@@ -398,7 +398,7 @@ def _hours_notice(flow: Flow, state: CallState, now: datetime) -> list:
     opens = next_opening(flow.hours, now)
     when = describe_opening(opens, now, state.lang) if opens else ""
     name = flow.messages["after_hours"]
-    text = _fill(flow, state.lang, flow.text(state.lang, name)).replace("{opens}", when)
+    text = flow.text(state.lang, name).replace("{opens}", when)
     return [Speech(name, text, state.lang)]
 
 
@@ -439,14 +439,7 @@ def _ring(flow: Flow, state: CallState, group: str, index: int) -> Ring:
 def _say(flow: Flow, lang: str, prompt: str) -> Speech:
     """A prompt in a language, as text and, when recorded, audio."""
     name = flow.messages.get(prompt, prompt)
-    return Speech(name, _fill(flow, lang, flow.text(lang, name)), lang, flow.audio.get((lang, name)))
-
-
-def _fill(flow: Flow, lang: str, text: str) -> str:
-    """Put the language's callback promise where a prompt asks for it."""
-    if "{callback_promise}" not in text:
-        return text
-    return text.replace("{callback_promise}", flow.languages[lang].callback_promise)
+    return Speech(name, flow.text(lang, name), lang, flow.audio.get((lang, name)))
 
 
 def _language_keys(flow: Flow, state: CallState) -> dict:

@@ -123,8 +123,12 @@ class Flow:
         return next(iter(self.languages))
 
     def text(self, lang: str, prompt: str) -> str:
-        """Return a prompt's words in a language, falling back to the default language."""
-        return self.prompts.get((lang, prompt)) or self.prompts.get((self.default_language, prompt), "")
+        """Return a prompt's words in a language (else the default language's), promise filled in."""
+        text = self.prompts.get((lang, prompt)) or self.prompts.get((self.default_language, prompt), "")
+        if "{callback_promise}" in text:  # when messages are returned, as staff set it per language
+            code = lang if lang in self.languages else self.default_language
+            text = text.replace("{callback_promise}", self.languages[code].callback_promise)
+        return text
 
     def language_name(self, code: str) -> str:
         """What counselors call a language: its `name`, else the first word that chooses it, else its code."""
