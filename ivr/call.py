@@ -233,7 +233,8 @@ def silence(flow: Flow, state: CallState, now: datetime) -> Reply:
 def transfer(flow: Flow, state: CallState, now: datetime, reason: str, lead: tuple = ()) -> Reply:
     """Put the caller through to the counselor group that takes calls now."""
     group = flow.group_for(is_after_hours(flow, now), state.lang)
-    speech = lead + (_say(flow, state.lang, "put_through" if reason == "tries" else "connecting"),)
+    said = {"tries": "put_through", CRISIS: None}.get(reason, "connecting")  # crisis_now says it
+    speech = lead + ((_say(flow, state.lang, said),) if said else ())
     return Reply(_ring(flow, state, group, 0), speech, outcome=f"transfer:{reason}", node=state.node)
 
 

@@ -149,6 +149,14 @@ class Phone:
         self._need("record")
         return self._run()
 
+    def fall_back(self, failed_url: str | None = None, fallback_path: str = "/fallback",
+                  error_code: str = "11200") -> list[Heard]:
+        """The line's answer failed: Twilio requests the number's fallback URL with ErrorCode and
+        ErrorUrl (the URL that failed; by default the action the call waits to post to)."""
+        if failed_url is None:
+            failed_url = urljoin(self._url, self._pending.get("action") or self._url) if self.waiting else self._url
+        return self._fetch(self.base + fallback_path, {"ErrorCode": error_code, "ErrorUrl": failed_url})
+
     def hang_up(self, duration: int = 60) -> None:
         """The caller hangs up; Twilio posts the status callback."""
         self.waiting = None

@@ -321,11 +321,11 @@ def recording():
     form = request.form
     recording = call.clean_url(form.get("RecordingUrl"))
     finished = form.get("RecordingStatus", "completed") == "completed"  # not "absent" (silent)
-    if finished and recording and call_sid():
+    seconds = call.clean_count(form.get("RecordingDuration"), 86400)
+    if finished and recording and call_sid() and seconds != 0:  # 0 s: no message to return
         state = current_state()
         storage().attempt(f"update the recording of CallSid {call_sid()}", db.recording_done,
-                          call_sid(), recording, call.clean_count(form.get("RecordingDuration"), 86400),
-                          state.lang, ".".join(state.path))
+                          call_sid(), recording, seconds, state.lang, ".".join(state.path))
     return Response("<Response/>", mimetype="text/xml")
 
 
