@@ -148,6 +148,8 @@ def _hang_up_place(events: list, titles: dict) -> str:
         return "after talking with a counselor"
     if outcome.startswith(("transfer:", "ring:")):
         return "while a counselor's phone rang"
+    if outcome == "crisis_line":
+        return "while the crisis line rang"
     if outcome in ("voicemail", "recording"):
         return "at voicemail, before a message"
     return _place(last["node"], titles)

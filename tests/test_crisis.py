@@ -231,7 +231,7 @@ def test_store_down_at_voicemail_nothing_claims_saved_and_a_counselor_is_offered
     since = len(call.heard)
     call.leave_message(25)
     said = call.said(since)
-    assert said == text(lang, "not_saved")
+    assert said == f"{text(lang, 'not_saved')} {text(lang, 'safety_short')}"
     assert "saved" not in said.replace("could not save", "") and "guardado" not in said
     assert call.waiting == "gather"
     call.stay_silent()  # a person is the only promise left
@@ -447,11 +447,22 @@ def test_detox_makes_no_unconditional_safety_promise_and_warns_about_alcohol_and
     assert crash in text(lang, "detox") and relapse in text(lang, "detox") and other in text(lang, "detox")
 
 
-def test_spanish_wording_and_menu_terms(phone):
+def test_spanish_wording_is_fixed():
     assert "da cuenta" not in text("es", "rehab")
     assert "Y la rehabilitación prepara" not in text("es", "choosing")
+
+
+@pytest.mark.parametrize("path,words,menu", [
+    ([], "apoyo continuo", "aftercare"), ([], "la vida después del tratamiento", "aftercare"),
+    ([], "salud mental", "mental_health"), ([], "llamo por un ser querido", "family"),
+    (["1"], "la atención médica", "detox_withdrawal"), (["2"], "el tratamiento residencial", "rehab_detail"),
+    (["2"], "en qué se diferencian", "choosing"), (["3"], "hogares de vida sobria", "aftercare_detail"),
+])
+def test_the_spanish_menus_own_terms_are_understood(phone, path, words, menu):
     call = phone(voice_path="/voice?l=es")
     call.dial_in()
+    for key in path:
+        call.press(key)
     since = len(call.heard)
-    call.say("apoyo continuo")
-    assert text("es", "aftercare") in call.said(since)
+    call.say(words)
+    assert text("es", menu) in call.said(since)
