@@ -16,7 +16,9 @@ from ivr.speech import heard, plain
 
 # Steps that are not menus of the flow but places a call can be.
 VOICEMAIL_NODE, SAVED_NODE, UNSAVED_NODE = "_voicemail", "_saved", "_unsaved"
-PLACES = (VOICEMAIL_NODE, SAVED_NODE, UNSAVED_NODE)
+# While the crisis guidance is said before a ring: any key or word cuts it short and rings.
+CRISIS_NODE, LIFELINE_NODE = "_crisis", "_lifeline"
+PLACES = (VOICEMAIL_NODE, SAVED_NODE, UNSAVED_NODE, CRISIS_NODE, LIFELINE_NODE)
 CRISIS = "crisis"  # what crisis speech means, wherever it is heard
 CRISIS_GROUP = "_crisis_line"  # the ring of the flow's crisis line
 CRISIS_RING_SECONDS = 30
@@ -187,6 +189,8 @@ def greet(flow: Flow, now: datetime, lang: str | None = None) -> Reply:
 
 def answer(flow: Flow, state: CallState, digits, speech, now: datetime) -> Reply:
     """Act on a key or words the caller gave at a menu."""
+    if state.node in (CRISIS_NODE, LIFELINE_NODE):
+        return _ring_now(flow, state, now)
     key = _understand(flow, state, clean_digits(digits), str(speech or "")[:MAX_SPEECH])
     if key == CRISIS:
         return crisis(flow, state, now)
@@ -224,24 +228,46 @@ def silence(flow: Flow, state: CallState, now: datetime) -> Reply:
     if state.node == VOICEMAIL_NODE:  # the notice ended without a key: record
         return Reply(Record(state.params(), flow.record_seconds), outcome="recording", node=state.node)
     if state.node == SAVED_NODE:  # they chose to end the call by leaving a message
-        return Reply(Hangup(), (_say(flow, state.lang, "goodbye"),), outcome="goodbye", node=state.node)
+        # The goodbye in a Gather: 0 or 9 still work while it is said.
+        ask = Ask("answer", state.params(), (_say(flow, state.lang, "goodbye"),), state.lang,
+                  _hints(flow, state), timeout=1, then=Hangup())
+        return Reply(ask, outcome="goodbye", node=state.node)
     if state.node == UNSAVED_NODE:  # nothing saved: a person is the only promise left
         return transfer(flow, replace(state, tries=0), now, "again")
+    if state.node in (CRISIS_NODE, LIFELINE_NODE):  # the guidance falls through to its ring
+        return _ring_now(flow, state, now)
     return _failed(flow, state, now, "no_input")
 
 
 def transfer(flow: Flow, state: CallState, now: datetime, reason: str, lead: tuple = ()) -> Reply:
     """Put the caller through to the counselor group that takes calls now."""
     group = flow.group_for(is_after_hours(flow, now), state.lang)
-    said = {"tries": "put_through", CRISIS: None}.get(reason, "connecting")  # crisis_now says it
-    speech = lead + ((_say(flow, state.lang, said),) if said else ())
+    speech = lead + (_say(flow, state.lang, "put_through" if reason == "tries" else "connecting"),)
     return Reply(_ring(flow, state, group, 0), speech, outcome=f"transfer:{reason}", node=state.node)
 
 
 def crisis(flow: Flow, state: CallState, now: datetime) -> Reply:
     """Crisis words: what to do right now (911, 988), then a counselor at once, no menu between."""
     state = replace(state, crisis=True, tries=0)
-    return transfer(flow, state, now, CRISIS, lead=(_say(flow, state.lang, "crisis_now"),))
+    ring = _ring(flow, state, flow.group_for(is_after_hours(flow, now), state.lang), 0)
+    return _guide_then_ring(flow, state, CRISIS_NODE, "crisis_now", ring, f"transfer:{CRISIS}")
+
+
+def _guide_then_ring(flow: Flow, state: CallState, place: str, prompt: str, ring: Ring, outcome: str) -> Reply:
+    """Say what to do now inside a Gather (any key or word cuts it short), then ring: silence
+    falls through to the Dial, with no menu in between."""
+    ask = Ask("answer", replace(state, node=place).params(), (_say(flow, state.lang, prompt),), state.lang,
+              timeout=1, then=ring)
+    return Reply(ask, outcome=outcome, node=state.node)
+
+
+def _ring_now(flow: Flow, state: CallState, now: datetime) -> Reply:
+    """A key or word during the crisis guidance: ring at once (the counselors, or the crisis line)."""
+    back = replace(state, node=state.path[-1] if state.path else flow.start)
+    if state.node == LIFELINE_NODE:
+        return Reply(_lifeline(flow, back), outcome="rang", node=back.node)
+    ring = _ring(flow, back, flow.group_for(is_after_hours(flow, now), state.lang), 0)
+    return Reply(ring, outcome="rang", node=back.node)
 
 
 def dialed(flow: Flow, state: CallState, group: str, index: int, status: str,
@@ -316,10 +342,14 @@ def _after_message(flow: Flow, state: CallState, outcome: str, lead: tuple = ())
 
 
 def _crisis_line(flow: Flow, state: CallState) -> Reply:
-    """No counselor took a crisis caller: say so, then ring the crisis line (unscreened)."""
-    ring = Ring(CRISIS_GROUP, (flow.crisis_line,), CRISIS_RING_SECONDS, False,
+    """No counselor took a crisis caller: say so, then ring the crisis line."""
+    return _guide_then_ring(flow, state, LIFELINE_NODE, "crisis_line", _lifeline(flow, state), "crisis_line")
+
+
+def _lifeline(flow: Flow, state: CallState) -> Ring:
+    """The ring of the flow's crisis line: unscreened, the longest ring Twilio allows."""
+    return Ring(CRISIS_GROUP, (flow.crisis_line,), CRISIS_RING_SECONDS, False,
                 {**state.params(), "g": CRISIS_GROUP, "i": "0"}, {})
-    return Reply(ring, (_say(flow, state.lang, "crisis_line"),), outcome="crisis_line", node=state.node)
 
 
 def _guidance(flow: Flow, state: CallState, now: datetime, lead: tuple = ()) -> Reply:

@@ -146,7 +146,7 @@ def _hang_up_place(events: list, titles: dict) -> str:
     outcome = last["outcome"] or ""
     if outcome == "talked":
         return "after talking with a counselor"
-    if outcome.startswith(("transfer:", "ring:")):
+    if outcome.startswith(("transfer:", "ring:")) or outcome == "rang":
         return "while a counselor's phone rang"
     if outcome == "crisis_line":
         return "while the crisis line rang"

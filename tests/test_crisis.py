@@ -76,9 +76,11 @@ def to_voicemail(call) -> None:
 def assert_crisis_answer(call, since: int, lang: str, numbers=DESK) -> None:
     """What to do now, first and at once, then a counselor ringing: no menu in between."""
     says = [h for h in call.heard[since:] if h.kind == "say"]
-    assert says[0].text == text(lang, "crisis_now")
+    assert [h.text for h in says] == [text(lang, "crisis_now")]  # nothing else before the ring
     assert says[0].lang == FLOW.languages[lang].speech
-    assert len(says) == 1  # nothing else before the ring
+    # Said inside a Gather that waits one second: silence falls straight through to the ring.
+    assert call.waiting == "gather" and call.pending.get("timeout") == "1"
+    call.stay_silent()
     assert call.waiting == "dial" and call.last_dial.numbers == numbers
 
 
@@ -110,7 +112,8 @@ def test_crisis_words_are_answered_first_anywhere_then_the_crisis_line_never_voi
     since = len(call.heard)
     call.ring_ends("no-answer")
     # Nobody took it: the crisis line, said first, unscreened; never a recording.
-    assert call.said(since).startswith(text(lang, "crisis_line"))
+    assert call.said(since) == text(lang, "crisis_line")
+    call.stay_silent()
     assert call.last_dial.numbers == CRISIS_LINE and not call.last_dial.screened
     assert not any(h.kind == "record" for h in call.heard[since:])
     assert text(lang, "voicemail_intro") not in call.said(since)
@@ -144,6 +147,19 @@ def test_ordinary_words_are_never_a_crisis(phone, words):
     assert text("es", "crisis_now") not in call.said(since)
 
 
+def test_a_key_during_the_crisis_guidance_rings_at_once(phone):
+    call = phone()
+    call.dial_in()
+    call.press("1")
+    call.say("she took too much")
+    since = len(call.heard)
+    call.press("5")  # not the detox menu's 5, not a menu at all: the ring, now
+    assert call.waiting == "dial" and call.last_dial.numbers == DESK
+    assert call.said(since) == ""
+    whisper = call.counselor_answers("1")
+    assert whisper[0].text == "Crisis call. Recovery Helpline call, about detox. Press 1 to take it."
+
+
 def test_a_spanish_crisis_word_is_heard_in_an_english_call(phone):
     call = phone()
     call.dial_in()
@@ -160,6 +176,7 @@ def test_after_hours_a_crisis_rings_on_call_then_the_crisis_line(lines):
     call.say("I don't want to be alive anymore")
     assert_crisis_answer(call, since, "en", numbers=ON_CALL)
     call.ring_ends("busy")
+    call.press("1")  # a key during the crisis line's notice: it rings at once
     assert call.last_dial.numbers == CRISIS_LINE
     # The crisis line does not answer either: the guidance again and the counselors again.
     since = len(call.heard)
@@ -275,6 +292,7 @@ def test_silence_after_a_saved_message_ends_the_call_with_a_goodbye(lines, lang)
     since = len(call.heard)
     call.stay_silent()
     assert call.said(since) == text(lang, "goodbye")
+    call.stay_silent()  # the goodbye waits a second for 0 or 9, then the line hangs up
     assert call.heard[-1].kind == "hangup"
     assert not any(h.kind in ("dial", "record") for h in call.heard[since:])
 
@@ -339,9 +357,10 @@ def test_fallback_of_a_crisis_call_never_ends_in_voicemail(phone):
     call = phone()
     call.dial_in()
     call.say("my friend overdosed")
-    failed = urljoin_action(call).replace("/voice/dialed", "/voice/answer")
+    failed = urljoin_action(call)  # the crisis guidance's action: it carries x=1
     call.fall_back(failed)
     call.ring_ends("no-answer")
+    call.stay_silent()
     assert call.last_dial.numbers == CRISIS_LINE
     assert not any(h.kind == "record" for h in call.heard)
 
@@ -368,8 +387,10 @@ def test_crisis_calls_are_counted_without_keeping_the_words(app, settings):
     call = Phone(client_post(client))
     call.dial_in()
     call.say("I want to kill myself")
+    call.stay_silent()
     call.ring_ends("no-answer")
     call.ring_ends("no-answer")
+    call.stay_silent()
     call.hang_up()
     after = counts(client)
     assert {name: after[name] - before[name] for name in after} == dict.fromkeys(after, 1.0)

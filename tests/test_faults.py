@@ -153,7 +153,7 @@ def test_a_counselor_word_buried_in_a_long_speech_still_counts_only_within_bound
     ("n=detox&l=en&t=99999999999999999999", "detox"), ("n=detox&l=en&p=" + "a." * 5000, "detox"),
 ])
 def test_unknown_state_in_the_url_is_replaced_with_safe_values(client, query, lands_on):
-    body = client.post("/voice/answer?" + query, data=twilio_form(Digits="5")).get_data(as_text=True)
+    body = client.post("/voice/answer?" + query, data=twilio_form(Digits="6")).get_data(as_text=True)
     gather = twiml(body).find("Gather")
     assert WRONG_KEY in body and gather is not None  # a first wrong key, not a transfer
     assert gather.get("action").startswith(f"/voice/answer?n={lands_on}&l=en&t=1")
