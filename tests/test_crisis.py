@@ -1,6 +1,7 @@
 """Crisis words heard anywhere, in both languages; safety and honesty on every path where no
 person answers. Whole calls through gunicorn, as Twilio makes them."""
 import re
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -50,10 +51,20 @@ def lines(tmp_path_factory):
     try:
         for name, env in envs.items():
             servers[name] = Server({**base, **env}, folder / f"{name}.log", 2).start()
+        for server in servers.values():
+            every_worker_ready(server, 2)
         yield servers
     finally:
         for server in servers.values():
             server.stop()
+
+
+def every_worker_ready(server, workers: int) -> None:
+    """Wait until every worker announced the flow it serves (not only the one /healthz reached)."""
+    deadline = time.monotonic() + 30
+    while len(set(re.findall(r"is live \(worker (\d+)\)", server.log_path.read_text()))) < workers:
+        assert time.monotonic() < deadline, server.log_path.read_text()[-3000:]
+        time.sleep(0.05)
 
 
 def start(line, lang: str) -> Phone:
