@@ -281,7 +281,7 @@ def dialed(flow: Flow, state: CallState, group: str, index: int, status: str,
     talked = status in ("completed", "answered")
     if group == CRISIS_GROUP:
         if talked:  # the crisis line took the call
-            return Reply(Hangup(), outcome="talked", node=state.node)
+            return Reply(Hangup(), (_say(flow, state.lang, "goodbye"),), outcome="talked", node=state.node)
         # Nobody there either: the guidance again, and the counselors again; never voicemail.
         return transfer(flow, state, now, "again", lead=(_say(flow, state.lang, "safety_short"),))
     if group not in flow.groups:
