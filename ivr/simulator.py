@@ -346,7 +346,9 @@ def _where(flow: Flow, phone: Phone) -> dict:
     state = _state_of(_pending_url(phone))
     if phone.waiting == "dial":
         group = state.get("g", "")
-        return {"node": state.get("n"), "graph": node_id("g_" + group) if group in flow.groups else "counselor",
+        graph = node_id("g_" + group) if group in flow.groups else \
+            "crisis_line" if group == call.CRISIS_GROUP else "counselor"
+        return {"node": state.get("n"), "graph": graph,
                 "label": "Ringing the crisis line." if group == call.CRISIS_GROUP else f"Ringing counselor {group}."}
     if phone.waiting == "record":
         return {"node": state.get("n"), "graph": "voicemail", "label": "Voicemail: recording a message."}
