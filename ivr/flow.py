@@ -414,7 +414,6 @@ class _Builder:
                 elif plain(word) in ordinary:
                     self.error(where, f"crisis word '{word}' is also {ordinary[plain(word)]}: an ordinary "
                                "choice would be taken as a crisis. Remove it from one of the lists.")
-        return None
 
     def groups(self, value) -> dict:
         """Read the counselor ring groups."""
@@ -669,6 +668,12 @@ class _Builder:
             offer = folder / "language_offer.txt"
             if len(languages) > 1 and offer.is_file():
                 prompts[(code, "language_offer")] = offer.read_text("utf-8").strip()
+        for code, lang in languages.items():
+            promised = sorted(name for (c, name), text in prompts.items() if c == code and "{callback_promise}" in text)
+            if promised and not lang.callback_promise:
+                self.error(("line", "languages", code), f"prompts/{code}/{promised[0]}.txt says {{callback_promise}}, "
+                           f"but language '{code}' has no callback_promise; add a line like  callback_promise: "
+                           "\"within one working day\" (when messages are really returned).")
         for purpose, holes in PLACEHOLDERS.items():
             for code in languages:
                 text = prompts.get((code, messages[purpose]), "")

@@ -498,3 +498,12 @@ def test_the_spanish_menus_own_terms_are_understood(phone, path, words, menu):
     since = len(call.heard)
     call.say(words)
     assert text("es", menu) in call.said(since)
+
+
+def test_check_requires_the_callback_promise_a_prompt_says(flow_dir, runner):
+    path = flow_dir / "call_flows.yaml"
+    path.write_text(path.read_text().replace('      callback_promise: "en un plazo de un día hábil"\n', ""))
+    result = runner.invoke(main, ["check", str(path)])
+    assert result.exit_code == 1
+    assert ("prompts/es/after_hours.txt says {callback_promise}, but language 'es' has no callback_promise"
+            in result.output)
