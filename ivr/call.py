@@ -369,7 +369,8 @@ def whisper(flow: Flow, params) -> Reply:
     node = str(params.get("n", ""))
     speech = tuple(_whisper_text(flow, lang, node, caller, params.get("x") == "1")
                    for lang in dict.fromkeys((caller, first)))
-    ask = Ask("screened", {"n": node} if node in flow.menus else {}, speech, first, timeout=8, speech_input=False, then=Hangup())
+    ask = Ask("screened", {"n": node} if node in flow.menus else {}, speech, first, timeout=8,
+              speech_input=False, then=Hangup())
     return Reply(ask, outcome="whisper")
 
 
@@ -380,7 +381,8 @@ def _whisper_text(flow: Flow, lang: str, node: str, caller: str, is_crisis: bool
     """The whisper in one language."""
     about = TOPIC_WORD.get(lang, TOPIC_WORD["en"])
     topic = f", {about} {flow.menus[node].title}" if node in flow.menus and node != flow.start else ""
-    language = f", in {flow.language_name(caller)}" if caller != flow.default_language and lang == flow.default_language else ""
+    named = caller != flow.default_language and lang == flow.default_language  # said once, in the first
+    language = f", in {flow.language_name(caller)}" if named else ""
     text = (flow.text(lang, flow.messages["whisper"]).replace("{line}", flow.name).replace("{topic}", topic)
             .replace("{language}", language))
     if is_crisis:
@@ -460,8 +462,7 @@ def _ring(flow: Flow, state: CallState, group: str, index: int) -> Ring:
     numbers = ring.numbers if ring.order == "together" else ring.numbers[index:index + 1]
     params = {**state.params(), "g": group, "i": str(index)}
     # The whisper names the caller's language when it is not the line's first one, so a
-    # counselor who does not speak it knows before pressing 1.
-    # A crisis call says so in the whisper too.
+    # counselor who does not speak it knows before pressing 1; and says when it is a crisis.
     told = {"n": state.node, **({"l": state.lang} if state.lang != flow.default_language else {}),
             **({"x": "1"} if state.crisis else {})}
     return Ring(group, numbers, ring.seconds, ring.screen, params, told)

@@ -29,7 +29,6 @@ _APOS = re.compile(f"[{APOSTROPHES}]")
 _RULES = tuple((re.compile(pattern), repl) for pattern, repl in CONTRACTIONS)
 
 
-@lru_cache(maxsize=4096)
 def plain(text: str) -> str:
     """Lowercase words without accents, apostrophes or punctuation; contractions written out."""
     text = unicodedata.normalize("NFKD", str(text).lower())
@@ -41,16 +40,22 @@ def plain(text: str) -> str:
     return " ".join(w2 for w in words for w2 in BARE.get(w, w).split())
 
 
+@lru_cache(maxsize=4096)
+def _listed(word: str) -> str:
+    """A word of the flow's lists, made plain once (never a caller's words: those are not kept)."""
+    return plain(word)
+
+
 def has(said: str, word: str) -> bool:
     """Whether plain speech contains a word (or words) as whole words, in a row."""
-    word = plain(word)
+    word = _listed(word)
     return bool(word) and f" {word} " in f" {said} "
 
 
 def heard(said: str, phrase: str) -> bool:
     """Whether plain speech holds a crisis word or phrase: each word with a common ending,
     and at most GAP other words between the words of a phrase."""
-    wanted = plain(phrase).split()
+    wanted = _listed(phrase).split()
     if not wanted:
         return False
     words = said.split()
