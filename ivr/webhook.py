@@ -17,11 +17,11 @@ from urllib.parse import parse_qs, urlsplit
 from flask import (Blueprint, Response, abort, current_app, g, jsonify, request,
                    send_from_directory, url_for)
 
-from ivr import call, db, twiml
+from ivr import call, db, legs, twiml
 from ivr.config import fixed_now
 from ivr.flow import Flow
 from ivr.privacy import caller_key
-from ivr.security import twilio_only
+from ivr.security import recording_link, twilio_only
 from ivr.twiml import fallback as fallback_twiml
 from ivr.twiml import render
 
@@ -268,6 +268,9 @@ def dialed():
 @twilio_only
 def whisper():
     """What a counselor hears on answering: press 1 to take the call."""
+    parent = call_sid("ParentCallSid")
+    if parent and call_sid() and parent != call_sid():  # a leg our <Dial> rang: its "1" may count
+        storage().attempt("note a counselor's leg", legs.note, call_sid(), parent)
     return _answer(call.whisper(current_flow(), request.args), "whisper")
 
 
@@ -276,8 +279,11 @@ def whisper():
 def screened():
     """The counselor's key after the whisper: 1 takes the call, anything else declines."""
     reply = call.screened(request.form.get("Digits"))
-    parent = call_sid("ParentCallSid") or call.clean_sid(request.args.get("c"))
-    if reply.outcome == "accepted" and parent:
+    parent = call_sid("ParentCallSid")
+    carried = call.clean_sid(request.args.get("c"))
+    # Only a leg the line rang (and whispered to) for this very call can take it.
+    if (reply.outcome == "accepted" and parent and carried in ("", parent)
+            and storage().attempt("check a counselor's leg", legs.dialed, call_sid(), parent, default=False)):
         storage().attempt("note a screened answer", db.mark_accepted, parent)
     return _answer(reply, "dtmf")
 
@@ -289,7 +295,7 @@ def recorded():
     flow = current_flow()
     state = current_state()
     form = request.form
-    recording = call.clean_url(form.get("RecordingUrl"))
+    recording = recording_link(form.get("RecordingUrl"))
     seconds = call.clean_count(form.get("RecordingDuration"), 86400)
     # No link, or a recording with no length (0 s): nothing to call back about.
     has_message = bool(recording) and not request.args.get("empty") and seconds != 0
@@ -319,7 +325,7 @@ def _caller_number() -> str:
 def recording():
     """Twilio's recording status callback: the finished recording's length."""
     form = request.form
-    recording = call.clean_url(form.get("RecordingUrl"))
+    recording = recording_link(form.get("RecordingUrl"))
     finished = form.get("RecordingStatus", "completed") == "completed"  # not "absent" (silent)
     seconds = call.clean_count(form.get("RecordingDuration"), 86400)
     if finished and recording and call_sid() and seconds != 0:  # 0 s: no message to return
