@@ -354,7 +354,7 @@ def _waiting(flow: Flow, phone: Phone) -> list[dict]:
 def _ringing(flow: Flow, item: Heard) -> str:
     """'Ringing counselor desk: +1555..., for 25 seconds, screened'."""
     group = _state_of(item.extra.get("action") or "").get("g", "")
-    name = f"counselor {group}" if group else "the counselor line"
+    name = "the crisis line" if group == call.CRISIS_GROUP else f"counselor {group}" if group else "the counselor line"
     screened = "; screened: the counselor hears who is calling and presses 1 to take it" if item.screened else ""
     return (f"Ringing {name} ({', '.join(item.numbers)}) for {item.extra.get('timeout') or '?'} "
             f"seconds{screened}.")
@@ -367,8 +367,10 @@ def _where(flow: Flow, phone: Phone) -> dict:
     state = _state_of(_pending_url(phone))
     if phone.waiting == "dial":
         group = state.get("g", "")
-        return {"node": state.get("n"), "graph": node_id("g_" + group) if group in flow.groups else "counselor",
-                "label": f"Ringing counselor {group}."}
+        graph = node_id("g_" + group) if group in flow.groups else \
+            "crisis_line" if group == call.CRISIS_GROUP else "counselor"
+        return {"node": state.get("n"), "graph": graph,
+                "label": "Ringing the crisis line." if group == call.CRISIS_GROUP else f"Ringing counselor {group}."}
     if phone.waiting == "record":
         return {"node": state.get("n"), "graph": "voicemail", "label": "Voicemail: recording a message."}
     if state.get("n") in PLACES:
