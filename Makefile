@@ -35,7 +35,7 @@ browser:
 test: install browser
 	HYPOTHESIS_STORAGE_DIRECTORY=$(CURDIR)/.hypothesis $(BIN)/python -m pytest
 
-## The load benchmark: the line against a bare Flask app under the same gunicorn (bench/RESULTS.md).
+## The load benchmark: the line against the textbook peer and a fixed-string floor, same gunicorn (bench/RESULTS.md).
 bench: install
 	$(BIN)/python bench/run.py --parts
 
