@@ -27,9 +27,7 @@ LONGEST_WAIT = 5.0  # but an edit is live within this long (plus the load) howev
 
 
 # The separate process of FlowStore._check_elsewhere: the same check_flow, its result pickled.
-# At a lower priority: every worker checks the edit at once, and the calls come first.
-_CHECK_ELSEWHERE = ("import os, pickle, sys\nhasattr(os, 'nice') and os.nice(10)\n"
-                    "from ivr.flow import check_flow\n"
+_CHECK_ELSEWHERE = ("import pickle, sys\nfrom ivr.flow import check_flow\n"
                     "sys.stdout.buffer.write(pickle.dumps(check_flow(sys.argv[1])))")
 
 
