@@ -208,4 +208,4 @@ def test_two_replicas_sharing_postgresql_serve_one_call(serve, postgres_url):
     engine.dispose()
     for replica in replicas:
         replica.stop()
-        assert '"POST /voice' in replica.log_path.read_text()  # each served part of the calls
+        assert '"route": "/voice' in replica.log_path.read_text()  # each served part of the calls
