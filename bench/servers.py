@@ -59,7 +59,7 @@ def main(argv=None) -> int:
             rps = statistics.median(r["rps"] for r in runs[name])
             p99 = statistics.median(r["p99_ms"] for r in runs[name])
             errors = sum(r["errors"] for r in runs[name]) + paced[name]["errors"]
-            rows.append(f"{label:<20}{name:<6}{rps:>9.1f}{p99:>9}{paced[name]['p50_ms']:>11}"
+            rows.append(f"{label:<20}{name:<6}{rps:>9.1f}{p99:>9.2f}{paced[name]['p50_ms']:>11}"
                         f"{paced[name]['p99_ms']:>11}{errors:>8}")
             print(rows[-1], flush=True)
     print(f"{'':<26}{'req/s':>9}{'p99 ms':>9}{'p50 @' + str(rate):>11}{'p99 @' + str(rate):>11}{'errors':>8}")
