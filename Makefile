@@ -16,13 +16,11 @@ $(VENV)/.installed: $(BIN)/activate pyproject.toml
 
 install: $(VENV)/.installed
 
-## Start the line on http://127.0.0.1:$(PORT) with the shipped call_flows.yaml and SQLite.
+## Start the line on http://127.0.0.1:$(PORT) with the shipped call_flows.yaml and SQLite
+## (`make run PORT=5001` when 5000 is taken). Once it is up, gunicorn says where the browser
+## phone is; a flow or DATABASE_URL it cannot use is one message, and make stops.
 run: install
-	@echo "The line is starting on http://127.0.0.1:$(PORT)"
-	@echo "  Twilio voice webhook:  POST http://127.0.0.1:$(PORT)/voice"
-	@echo "  Browser phone:         http://127.0.0.1:$(PORT)/simulator"
-	@echo "  Health:                http://127.0.0.1:$(PORT)/healthz"
-	$(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$(PORT) "ivr:create_app()"
+	@$(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$(PORT) "ivr:create_app()"
 
 ## Debian's Chromium, for the browser phone's end-to-end test (once; CI runs as root).
 browser:
