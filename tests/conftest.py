@@ -160,17 +160,43 @@ class Server:
              *(["--workers", str(self.workers)] if self.workers else []), self.app],
             cwd=str(ROOT), env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True)
-        deadline = time.monotonic() + 30
+        self.wait_until_ready()
+        return self
+
+    def wait_until_ready(self, seconds: float = 60) -> None:
+        """Wait until EVERY worker is up and has answered /healthz itself (it names its pid).
+
+        One answer is not enough: a worker that boots later would do its start-up work in the
+        middle of a test. An app whose /healthz names no worker (bench's baseline) is ready at
+        its first answer; bench/run.py then waits for its workers' processes.
+        """
+        answered: set = set()
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited: {self.log_path.read_text()[-3000:]}")
             try:
                 with urllib.request.urlopen(self.base + "/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not come up: {self.log_path.read_text()[-3000:]}")
+                    body = response.read()
+            except OSError:  # not listening yet, or 503 while no flow is loaded
+                time.sleep(0.05)
+                continue
+            try:
+                worker = json.loads(body).get("worker")
+            except ValueError:
+                return
+            if worker is None:
+                return
+            answered.add(worker)
+            running = set(self.workers_now())
+            if len(running) >= self.worker_count() and running <= answered:
+                return
+        raise RuntimeError(f"gunicorn's workers did not all come up (answered: {sorted(answered)}, running: "
+                           f"{sorted(self.workers_now())}): {self.log_path.read_text()[-3000:]}")
+
+    def worker_count(self) -> int:
+        """How many workers this server runs: as started, or as gunicorn.conf.py asks for."""
+        return self.workers or int(self.env.get("IVR_WORKERS") or (os.cpu_count() or 1) * 2 + 1)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -137,7 +137,7 @@ def test_purge_deletes_only_records_past_retention(store, runner):
             conn.execute(insert(db.screens).values(call_sid=sid, accepted_at=when))
     result = ivr(runner, url, "purge", "--older-than", "30")
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "Deleted 1 callbacks, 1 events, 1 calls, 1 screens older than 30 days."
+    assert result.output.strip() == "Deleted 1 callback, 1 event, 1 call, 1 screen older than 30 days."
     with engine.connect() as conn:
         for table, column in ((db.calls, db.calls.c.call_sid), (db.events, db.events.c.call_sid),
                               (db.screens, db.screens.c.call_sid), (db.callbacks, db.callbacks.c.call_sid)):
