@@ -9,6 +9,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.config import DEFAULTS, LineError
+from ivr.doctor import counted
 from ivr.problem import FlowError
 
 
@@ -39,11 +40,6 @@ def staff_errors(func):
                        "and that DATABASE_URL points at it.", err=True)
             sys.exit(1)
     return run
-
-
-def counted(n: int, noun: str) -> str:
-    """'1 error', '2 errors'."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def flow_file(given: str | None) -> str:
@@ -210,6 +206,21 @@ def report(since, html_file):
         with open(html_file, "w", encoding="utf-8") as f:
             f.write(stats.page(figures, flow.name if flow is not None else "Recovery Helpline"))
         click.echo(f"Charts written to {html_file}.")
+
+
+@main.command()
+@staff_errors
+def doctor():
+    """Check this deployment: flow, store, settings, clock, workers, Twilio; exit 1 on a problem."""
+    from ivr.doctor import examine
+    findings = examine()
+    for finding in findings:
+        click.echo(str(finding))
+    problems = sum(f.level == "problem" for f in findings)
+    warnings = sum(f.level == "warning" for f in findings)
+    click.echo(f"{counted(problems, 'problem')}, {counted(warnings, 'warning')}"
+               + ("; the line is ready." if not problems else "; fix the problems above."))
+    sys.exit(1 if problems else 0)
 
 
 def _desk_zone():
