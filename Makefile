@@ -20,7 +20,7 @@ install: $(VENV)/.installed
 ## (`make run PORT=5001` when 5000 is taken). Once it is up, gunicorn says where the browser
 ## phone is; a flow or DATABASE_URL it cannot use is one message, and make stops.
 run: install
-	@$(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$(PORT) "ivr:create_app()"
+	@exec $(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$(PORT) "ivr:create_app()"
 
 ## A Chromium for the browser phone's end-to-end test. Under CI (CI set, a Debian machine run as
 ## root) Debian's package is installed when missing; elsewhere nothing is installed, and the

@@ -12,6 +12,7 @@ import time
 import urllib.request
 import uuid
 import wave
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -172,27 +173,36 @@ class Server:
         """
         answered: set = set()
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {self.log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(self.base + "/healthz", timeout=2) as response:
-                    body = response.read()
-            except OSError:  # not listening yet, or 503 while no flow is loaded
-                time.sleep(0.05)
-                continue
-            try:
-                worker = json.loads(body).get("worker")
-            except ValueError:
-                return
-            if worker is None:
-                return
-            answered.add(worker)
-            running = set(self.workers_now())
-            if len(running) >= self.worker_count() and running <= answered:
-                return
+        with ThreadPoolExecutor(self.worker_count()) as pool:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"gunicorn exited: {self.log_path.read_text()[-3000:]}")
+                # As many requests at once as there are workers: one worker cannot take them all.
+                bodies = [body for body in pool.map(self._healthz, range(self.worker_count())) if body]
+                if not bodies:
+                    time.sleep(0.05)  # not listening yet, or 503 while no flow is loaded
+                    continue
+                for body in bodies:
+                    try:
+                        worker = json.loads(body).get("worker")
+                    except ValueError:
+                        worker = None
+                    if worker is None:
+                        return
+                    answered.add(worker)
+                running = set(self.workers_now())
+                if len(running) >= self.worker_count() and running <= answered:
+                    return
         raise RuntimeError(f"gunicorn's workers did not all come up (answered: {sorted(answered)}, running: "
                            f"{sorted(self.workers_now())}): {self.log_path.read_text()[-3000:]}")
+
+    def _healthz(self, _=None) -> bytes | None:
+        """GET /healthz's body, or None when it does not answer 200 (yet)."""
+        try:
+            with urllib.request.urlopen(self.base + "/healthz", timeout=2) as response:
+                return response.read()
+        except OSError:
+            return None
 
     def worker_count(self) -> int:
         """How many workers this server runs: as started, or as gunicorn.conf.py asks for."""
