@@ -532,22 +532,33 @@ class Storage:
             self._engine.dispose(close=False)
 
     def state(self) -> dict:
-        """The store as /healthz shows it: up, or down with the reason; looks at it every few seconds."""
+        """The store as /healthz shows it: up, or down with the reason.
+
+        What the last operation found, and a look every few seconds beside the request (a
+        store that does not answer costs a connect timeout, which no health check should wait for).
+        """
         now = time.monotonic()
         if not self.down and now - self._looked_at >= LOOK_EVERY:
             self._looked_at = now
             try:
-                with self.engine.connect() as conn:
-                    conn.execute(select(1))
-                self._worked()
-            except Exception as exc:
-                if self._engine is not None and _is_connection_error(exc):
-                    self._failed_at = time.monotonic()
-                self._broke(exc)
+                threading.Thread(target=self._look, name="ivr-store-look", daemon=True).start()
+            except RuntimeError:  # no thread to be had: look next time
+                self._looked_at = 0.0
         shown = {"state": "down" if self.problem else "up", "url": shown_url(self.url)}
         if self.problem:
             shown.update(reason=self.problem, since=self.down_since.isoformat())
         return shown
+
+    def _look(self) -> None:
+        """Ask the store for nothing (SELECT 1): up, or down and why."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(1))
+            self._worked()
+        except Exception as exc:
+            if self._engine is not None and _is_connection_error(exc):
+                self._failed_at = time.monotonic()
+            self._broke(exc)
 
     def close(self) -> None:
         """Write the queued events and close the connections (tests, shutdown)."""
