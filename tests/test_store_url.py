@@ -89,3 +89,16 @@ def test_gunicorn_refuses_a_missing_or_broken_flow_file_in_one_message(tmp_path,
     assert message.startswith(f"Error: The line will not start: {tmp_path / flows} has problems:")
     assert says in message and message.endswith("Fix them (run `ivr check` to see them again) and start it again.")
     assert done.stderr.count("The line will not start") == 1
+
+
+def test_a_driver_that_cannot_be_loaded_is_refused_saying_how_to_get_it(monkeypatch):
+    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+    def missing(cls):
+        raise ImportError("no pq wrapper available")
+    monkeypatch.setattr(PGDialect_psycopg, "import_dbapi", classmethod(missing))
+    with pytest.raises(StoreError) as refused:
+        store_url("postgres://u:hunter2@db/ivr")
+    assert str(refused.value) == ("DATABASE_URL needs the postgresql+psycopg driver, which cannot be loaded here "
+                                  "(no pq wrapper available); reinstall the line (`make install`) so that its "
+                                  "dependencies are in place.")
