@@ -42,18 +42,61 @@ def create_app(config: dict | None = None) -> Flask:
     if settings["IVR_NOW"]:  # a time without an offset is the desk's, as `ivr call --at` reads it
         from ivr.staff import desk_zone
         app.config["IVR_NOW"] = fixed_now(settings["IVR_NOW"], desk_zone(store.flow)).isoformat()
+    from ivr import accounts, audit, legs, lockout  # noqa: F401  (their tables join the store's schema)
     storage.start()  # a store that is down is said now, and calls go on
     app.extensions["ivr.db"] = storage
     app.extensions["ivr.twiml"] = RenderCache()
     _warn_about(settings)
 
-    from ivr import metrics, simulator, staff, webhook
+    from ivr import metrics, sessions, simulator, staff, webhook
+    from ivr.security import BodyLimit
     app.register_blueprint(webhook.bp)
     app.register_blueprint(simulator.bp)
     app.register_blueprint(staff.bp)
+    app.register_blueprint(sessions.bp)
     metrics.init_app(app)
     app.before_request(_start_clock)
+    app.wsgi_app = BodyLimit(app.wsgi_app, MAX_REQUEST_BYTES)  # chunked bodies too
+    _announce_staff_access(settings)
     return app
+
+
+def _announce_staff_access(settings: dict) -> None:
+    """Say at start who the staff pages answer: accounts, or (with none) a loopback development line.
+
+    Also the migration from the shared password: IVR_STAFF_PASSWORD becomes the account 'staff'
+    when there is no account at all. A connection of its own, closed at once: gunicorn forks
+    this process into the workers, which must not share its connections.
+    """
+    from ivr import accounts, db
+    log = logging.getLogger("ivr")
+    try:
+        engine = db.connect(settings["DATABASE_URL"])
+        try:
+            made = accounts.bootstrap(engine, settings["IVR_STAFF_PASSWORD"])
+            total = accounts.count(engine)
+        finally:
+            engine.dispose()
+    except Exception as exc:
+        log.warning("Could not tell whether staff accounts exist (%s): staff pages refuse everyone "
+                    "until the database answers.", str(exc).splitlines()[0][:200])
+        return
+    if made:
+        log.warning("IVR_STAFF_PASSWORD is now the staff account 'staff'. Give each person an account "
+                    "(ivr staff add NAME), then `ivr staff remove staff` and unset IVR_STAFF_PASSWORD.")
+    elif settings["IVR_STAFF_PASSWORD"] and total:
+        log.warning("IVR_STAFF_PASSWORD is ignored: staff accounts exist. Unset it; "
+                    "`ivr staff password NAME` changes a password.")
+    if total:
+        log.info("Staff pages (/staff, /simulator, /metrics) need a signed-in account (%d account%s).",
+                 total, "" if total == 1 else "s")
+    elif settings["IVR_ENV"] == "development":
+        log.warning("No staff account: staff pages (/staff, /simulator, /metrics) answer only on a "
+                    "loopback bind (127.0.0.1) in development, to this machine. Create one with: "
+                    "ivr staff add YOUR-NAME")
+    else:
+        log.warning("No staff account: staff pages (/staff, /simulator, /metrics) refuse everyone. "
+                    "Create one with: ivr staff add YOUR-NAME")
 
 
 def _start_clock() -> None:
@@ -66,8 +109,6 @@ def _warn_about(settings: dict) -> None:
     log = logging.getLogger("ivr")
     if not settings["TWILIO_AUTH_TOKEN"]:
         log.warning(NO_TOKEN_WARNING)
-    if settings["IVR_ENV"] == "production" and not settings["IVR_STAFF_PASSWORD"]:
-        log.warning("IVR_STAFF_PASSWORD is not set: the staff pages stay locked until it is.")
 
 
 def _configure_logging() -> None:

@@ -15,6 +15,7 @@ DEFAULTS = {
     "DATABASE_URL": "sqlite:///var/ivr.db",
     "IVR_SECRET_KEY": None,
     "IVR_STAFF_PASSWORD": None,
+    "TWILIO_ACCOUNT_SID": None,
 }
 PRODUCTION_NEEDS = ("TWILIO_AUTH_TOKEN", "IVR_PUBLIC_URL", "IVR_SECRET_KEY")
 BASE_URL = re.compile(r"https?://[^/?#\s]+(/[^?#\s]*)?")

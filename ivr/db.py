@@ -452,13 +452,16 @@ def reason(exc: BaseException) -> str:
     return redact(text[0][:300]) if text else type(exc).__name__
 
 
-# What each store function a webhook or page runs is, for the failure counts (ivr_store_failures_total).
 class StoreDown(ConnectionError):
     """The store failed moments ago, so this operation skipped it rather than make a caller wait."""
 
 
-KINDS = {"save_callback": "callback", "recording_done": "callback", "mark_accepted": "screen",
-         "was_accepted": "read", "list_callbacks": "read", "set_callback_status": "callback"}
+# What each store function a webhook or page runs is, for the failure counts (ivr_store_failures_total);
+# a lost "callback" (a caller's message) is also said in the log every time, with its CallSid.
+KINDS = {"ivr.db.save_callback": "callback", "ivr.webhook._store_callback": "callback",
+         "ivr.db.recording_done": "callback", "ivr.db.mark_accepted": "screen", "ivr.legs.note": "screen",
+         "ivr.db.was_accepted": "read", "ivr.legs.dialed": "read", "ivr.db.list_callbacks": "read",
+         "ivr.staff._recording_of": "read"}
 SAY_EVERY = 60.0  # seconds: a store that stays down is said in the log once a minute, not per call
 LOOK_EVERY = 5.0  # seconds: /healthz looks at the store itself at most this often per worker
 
@@ -589,7 +592,7 @@ class Storage:
         except Exception as exc:
             if not self.url.startswith("sqlite") and _is_connection_error(exc):
                 self._failed_at = time.monotonic()  # don't make the next callers wait on it too
-            kind = KINDS.get(getattr(func, "__name__", ""), "other")
+            kind = KINDS.get(f"{getattr(func, '__module__', '')}.{getattr(func, '__name__', '')}", "other")
             # A lost message is said every time: its CallSid is how staff find it in Twilio.
             self.failed(what, exc, kind, always=kind == "callback")
             return default

@@ -38,6 +38,7 @@ def examine(env: dict | None = None) -> list[Finding]:
     flow, findings = _flow(setting["IVR_CALL_FLOWS"])
     findings += _store(setting["DATABASE_URL"])
     findings += _settings(setting, env)
+    findings.append(_staff(env, setting))
     findings += [_zones(flow), _clock(setting), _workers(env), _recordings(flow), _twilio(env, setting)]
     return findings
 
@@ -106,7 +107,6 @@ def _settings(setting: dict, env: dict) -> list[Finding]:
         found.append(Finding("warning", "IVR_SECRET_KEY", f"only {len(key)} characters: caller keys could be guessed",
                              "use a long random key, e.g. `python3 -c 'import secrets; print(secrets.token_hex(32))'`"))
     found.append(_public_url(env.get("IVR_PUBLIC_URL"), production))
-    found.append(_staff(env, production))
     return found
 
 
@@ -126,14 +126,32 @@ def _public_url(url: str | None, production: bool) -> Finding:
     return Finding("ok", "IVR_PUBLIC_URL", url)
 
 
-def _staff(env: dict, production: bool) -> Finding:
-    """Who can open the staff pages (callbacks, browser phone, metrics)."""
-    if not production:
-        return Finding("ok", "staff pages", "open to anyone who can reach the server (development)")
-    if not env.get("IVR_STAFF_PASSWORD"):
-        return Finding("warning", "staff pages", "IVR_STAFF_PASSWORD is not set: they stay locked for everyone",
-                       "set IVR_STAFF_PASSWORD")
-    return Finding("ok", "staff pages", "behind the staff password")
+def _staff(env: dict, setting: dict) -> Finding:
+    """Who can open the staff pages (callbacks, browser phone, metrics): the accounts in the store."""
+    from ivr import accounts, db
+    shared = env.get("IVR_STAFF_PASSWORD")
+    try:
+        engine = db.connect(setting["DATABASE_URL"])
+        try:
+            count = accounts.count(engine)
+        finally:
+            engine.dispose()
+    except Exception:
+        return Finding("warning", "staff access", "unknown while the store cannot be read (see above)")
+    if count:
+        if shared:
+            return Finding("warning", "staff access", f"{counted(count, 'account')}; IVR_STAFF_PASSWORD is ignored "
+                           "while accounts exist", "unset IVR_STAFF_PASSWORD")
+        return Finding("ok", "staff access", f"{counted(count, 'account')}: every staff page asks for a sign-in")
+    if shared:
+        return Finding("warning", "staff access", "no account yet: IVR_STAFF_PASSWORD becomes the account "
+                       "'staff' at start", "give each person an account (`ivr staff add NAME`), then "
+                       "`ivr staff remove staff` and unset IVR_STAFF_PASSWORD")
+    if setting["IVR_ENV"] == "production":
+        return Finding("warning", "staff access", "no account: the staff pages are locked for everyone",
+                       "add one with `ivr staff add NAME`")
+    return Finding("ok", "staff access", "no account: the staff pages answer only on loopback (development); "
+                   "`ivr staff add NAME` makes one")
 
 
 def _zones(flow) -> Finding:
@@ -216,6 +234,6 @@ def _twilio(env: dict, setting: dict) -> Finding:
                    + (f", at {api}" if api else ""))
 
 
-def counted(n: int, noun: str) -> str:
-    """'1 warning', '2 warnings'."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 warning', '2 warnings' ('1 audit entry', '2 audit entries' with the plural given)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"

@@ -26,18 +26,23 @@ def doctor(runner, **env) -> tuple[int, dict]:
 
 
 def test_a_good_production_setup_is_all_ok(runner, tmp_path):
+    from ivr import accounts, db
+    engine = db.connect(f"sqlite:///{tmp_path / 'ivr.db'}")
+    accounts.add(engine, "maria", "a long staff passphrase")
+    engine.dispose()
     code, found = doctor(runner, IVR_ENV="production", TWILIO_AUTH_TOKEN=TOKEN, IVR_PUBLIC_URL=PUBLIC_URL,
-                         IVR_SECRET_KEY="k" * 64, IVR_STAFF_PASSWORD="a long staff password",
+                         IVR_SECRET_KEY="k" * 64,
                          IVR_CALL_FLOWS=str(ROOT / "call_flows.yaml"), IVR_WORKERS="3",
                          DATABASE_URL=f"sqlite:///{tmp_path / 'ivr.db'}")
     assert code == 0, found
     assert {level for level, _ in (v for k, v in found.items() if k != "summary")} == {"ok"}, found
-    assert set(found) >= {"call flow", "store", "IVR_ENV", "signatures", "IVR_PUBLIC_URL", "staff pages",
+    assert set(found) >= {"call flow", "store", "IVR_ENV", "signatures", "IVR_PUBLIC_URL", "staff access",
                           "time zones", "clock", "gunicorn", "recordings", "Twilio REST API"}
     assert found["store"][1].startswith(f"sqlite:///{tmp_path / 'ivr.db'} reachable and writable")
     assert found["gunicorn"][1].startswith("3 workers x 4 threads")
     assert found["Twilio REST API"][1].startswith("off (TWILIO_ACCOUNT_SID is not set)")
     assert found["recordings"][1].startswith("on:")
+    assert found["staff access"][1] == "1 account: every staff page asks for a sign-in."
     assert found["summary"] == "0 problems, 0 warnings; the line is ready."
     with create_engine(f"sqlite:///{tmp_path / 'ivr.db'}").connect() as conn:  # the scratch row is gone
         assert conn.execute(text("SELECT count(*) FROM screens")).scalar() == 0
@@ -60,7 +65,7 @@ def test_a_broken_setup_names_each_problem_and_its_fix(runner, tmp_path):
     assert "hunter2" not in str(found)
     assert found["secrets"][0] == "problem" and "TWILIO_AUTH_TOKEN, IVR_SECRET_KEY not set" in found["secrets"][1]
     assert found["IVR_PUBLIC_URL"][0] == "problem" and "is not https" in found["IVR_PUBLIC_URL"][1]
-    assert found["staff pages"][0] == "warning"
+    assert found["staff access"][0] == "warning" and "cannot be read" in found["staff access"][1]
     assert found["clock"][0] == "problem" and "IVR_NOW" in found["clock"][1]
     assert found["Twilio REST API"][0] == "problem" and "TWILIO_API_SECRET" in found["Twilio REST API"][1]
     assert found["summary"].startswith("6 problems, ")
