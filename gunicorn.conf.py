@@ -54,14 +54,16 @@ preload_app = True
 
 def post_worker_init(worker):
     """Each worker watches the call-flow files itself, so every worker takes an edit within 2 s,
-    and connects to the database before its first call (not during it: connecting, checking the
-    schema and starting the event writer took a caller's request 100 to 400 ms)."""
+    and has its own connection and event writer before its first call (not during it: a caller's
+    request took 100 to 400 ms when a worker connected, checked the schema and started its writer)."""
+    storage = worker.wsgi.extensions.get("ivr.db")
+    if storage is not None:  # the master connected once at start: its connections stay its own
+        storage.forked()
     store = worker.wsgi.extensions.get("ivr.store")
     if store is not None:
         store.watch()
-    storage = worker.wsgi.extensions.get("ivr.db")
-    if storage is not None:  # a store that is down is logged, and tried again by the first call
-        storage.attempt("connect to the store", lambda engine: storage.sink)
+    if storage is not None and not storage.down:  # one that is down was said at start; calls try it again
+        storage.attempt("connect to the store", lambda engine: (engine.connect().close(), storage.sink))
 
 
 # Metrics from every worker add up (prometheus_client multiprocess mode): each worker writes
@@ -90,9 +92,14 @@ _fresh_metrics_folder()
 
 
 def when_ready(server):
-    """The master served no calls: what the preloaded app counted in it is no worker's."""
+    """Say where the line answers; the master served no calls, so what it counted is no worker's."""
     from prometheus_client import multiprocess
     multiprocess.mark_process_dead(os.getpid())
+    for listener in server.LISTENERS:
+        base = str(listener)  # http://127.0.0.1:5000
+        server.log.info("The line is up on %s\n  Twilio voice webhook:  POST %s/voice\n"
+                        "  Browser phone:         %s/simulator\n  Health:                %s/healthz",
+                        base, base, base, base)
 
 
 def child_exit(server, worker):
