@@ -43,10 +43,13 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["ivr.twiml"] = RenderCache()
     _warn_about(settings)
 
-    from ivr import metrics, simulator, staff, webhook
+    from ivr import callback_call, metrics, recordings, simulator, staff, webhook
     app.register_blueprint(webhook.bp)
     app.register_blueprint(simulator.bp)
     app.register_blueprint(staff.bp)
+    app.register_blueprint(recordings.bp)
+    app.register_blueprint(callback_call.staff_bp)
+    app.register_blueprint(callback_call.bp)
     metrics.init_app(app)
     app.before_request(_start_clock)
     return app

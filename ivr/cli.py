@@ -166,15 +166,43 @@ def callbacks_done(callback_id, status):
 
 
 @main.command()
-@click.option("--older-than", "days", type=click.IntRange(min=1), required=True,
-              help="Delete records older than this many days.")
+@click.option("--older-than", "days", type=click.IntRange(min=0), required=True,
+              help="Delete records older than this many days (0: everything up to now).")
+@click.option("--dry-run", is_flag=True, help="List what would go, and delete nothing.")
 @staff_errors
-def purge(days):
-    """Delete callback requests and call records past the retention period."""
-    from ivr import db
-    counts = db.purge(db.connect(database_url()), days)
-    click.echo("Deleted " + ", ".join(f"{n} {what}" for what, n in counts.items())
+def purge(days, dry_run):
+    """Delete old recordings at Twilio, then the callback requests and call records past retention."""
+    from ivr import db, recordings
+    from ivr.flow import check_flow
+    from ivr.twilio_api import from_environment
+    account = from_environment(check_flow(flow_file(None))[0])
+    done = recordings.purge(db.connect(database_url()), account, days, dry_run)
+    if dry_run:
+        return _purge_plan(done, days)
+    if done.deleted or done.gone or done.kept:
+        click.echo(f"Deleted {done.deleted + done.gone} recordings at Twilio"
+                   + (f" ({done.gone} of them Twilio no longer had)." if done.gone else "."))
+    click.echo("Deleted " + ", ".join(f"{n} {what}" for what, n in done.rows.items())
                + f" older than {days} days.")
+    if done.kept:
+        for callback_id, why in done.kept:
+            click.echo(f"Callback #{callback_id} kept: {why}", err=True)
+        click.echo(f"{len(done.kept)} callback request(s) remain, with their recordings at Twilio; "
+                   "run `ivr purge` again to retry them.", err=True)
+        sys.exit(1)
+
+
+def _purge_plan(done, days: int) -> None:
+    """Print what a purge would delete (--dry-run)."""
+    from ivr.db import as_utc
+    zone = _desk_zone()
+    click.echo(f"A purge of records older than {days} days would delete:")
+    for row, sid, why in done.listed:
+        what = (f"recording {sid} at Twilio, then the row" if sid else
+                f"nothing, it stays: {why}" if why else "the row (no recording)")
+        click.echo(f"  callback #{row['id']} of {as_utc(row['created_at']).astimezone(zone):%Y-%m-%d %H:%M %Z}: {what}")
+    click.echo("  " + ", ".join(f"{n} {what}" for what, n in done.rows.items()) + " in all.")
+    click.echo("Nothing was deleted (--dry-run).")
 
 
 @main.command()

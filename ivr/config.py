@@ -50,7 +50,7 @@ def load_settings(overrides: dict | None = None) -> dict:
     if settings["IVR_PUBLIC_URL"] and not BASE_URL.fullmatch(settings["IVR_PUBLIC_URL"]):
         raise SettingsError(f"IVR_PUBLIC_URL is '{settings['IVR_PUBLIC_URL']}'; write the base URL Twilio "
                             "is configured with, like https://ivr.example.org (signatures are checked against it).")
-    _check_twilio_api(settings)
+    check_twilio_api(settings)
     if settings["IVR_NOW"]:
         fixed_now(settings["IVR_NOW"])  # refuse a bad clock at start, not mid-call
     if not settings["IVR_SECRET_KEY"]:
@@ -58,7 +58,7 @@ def load_settings(overrides: dict | None = None) -> dict:
     return settings
 
 
-def _check_twilio_api(settings: dict) -> None:
+def check_twilio_api(settings: dict) -> None:
     """Refuse a REST API address or timeout the line cannot use; production only over https."""
     url = settings["TWILIO_API_URL"]
     if not BASE_URL.fullmatch(url or ""):
@@ -73,7 +73,7 @@ def _check_twilio_api(settings: dict) -> None:
         seconds = 0
     if not 0 < seconds <= 60:
         raise SettingsError(f"TWILIO_API_TIMEOUT is '{settings['TWILIO_API_TIMEOUT']}'; write the seconds "
-                            "the line waits for Twilio's API, from 1 to 60 (default 10).")
+                            "the line waits for Twilio's API, more than 0 and at most 60 (default 10).")
 
 
 def fixed_now(text: str) -> datetime:

@@ -131,3 +131,24 @@ def _reason(exc: TwilioRestException) -> str:
     words = redact(str(getattr(exc, "msg", "") or "")).strip().splitlines()
     code = f" (error {exc.code})" if exc.code else ""
     return f", {words[0][:200]}{code}" if words and words[0] else code
+
+
+def for_app(app, flow) -> Account:
+    """The app's account, made once (and again when the flow's number changes)."""
+    number = flow.number if flow is not None else ""
+    made = app.extensions.get("ivr.twilio")
+    if made is None or made[0] != number:
+        made = app.extensions["ivr.twilio"] = (number, account(app.config, flow))
+    return made[1]
+
+
+def from_environment(flow=None) -> Account:
+    """The account for the command line: the same settings as the line's, from the environment."""
+    import os
+
+    from ivr.config import DEFAULTS, check_twilio_api
+    names = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_KEY", "TWILIO_API_SECRET",
+             "TWILIO_API_URL", "TWILIO_API_TIMEOUT", "IVR_LINE_NUMBER", "IVR_ENV")
+    settings = {name: os.environ.get(name) or DEFAULTS[name] for name in names}
+    check_twilio_api(settings)  # SettingsError says what to fix
+    return account(settings, flow)
