@@ -15,7 +15,7 @@ import hmac
 import logging
 from datetime import datetime
 
-from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
+from flask import Blueprint, Response, current_app, redirect, request, url_for
 
 from ivr import db, twiml
 from ivr.call import clean_count
@@ -98,15 +98,16 @@ def call_token(callback_id: int) -> str:
 
 # -- Twilio's side ------------------------------------------------------------------------------
 
-def _callback() -> dict:
-    """The callback request a Twilio request is about, checked by its keyed token; 404 otherwise."""
+def _callback() -> dict | None:
+    """The callback request a Twilio request is about, checked by its keyed token (None: unknown)."""
     callback_id = clean_count(request.args.get("cb"), 10**12)
     if callback_id is None or not hmac.compare_digest(request.args.get("t", ""), call_token(callback_id)):
-        abort(404)
-    row = current_app.extensions["ivr.db"].attempt("read a callback", db.get_callback, callback_id)
-    if row is None:
-        abort(404)
-    return row
+        log.warning("a call-back request to %s without its token was refused", request.path)
+        return None
+    return current_app.extensions["ivr.db"].attempt("read a callback", db.get_callback, callback_id)
+
+
+UNKNOWN = "This call-back is not known to the helpline line, so nobody was called. Goodbye."
 
 
 def _voice() -> tuple[str, str]:
@@ -125,6 +126,8 @@ def _xml(text: str) -> Response:
 def answer():
     """The staff member answered: which message this is, and press 1 to call the caller."""
     row = _callback()
+    if row is None:  # Twilio never gets an error from the line: a goodbye instead
+        return _xml(twiml.goodbye(UNKNOWN, *_voice()))
     again = None if request.args.get("again") else url_for(
         "callback_voice.answer", cb=row["id"], t=request.args["t"], again="1")
     action = url_for("callback_voice.connect", cb=row["id"], t=request.args["t"])
@@ -159,6 +162,8 @@ def connect():
     """The staff member's key: 1 dials the caller with the helpline's number as caller ID."""
     row = _callback()
     voice = _voice()
+    if row is None:
+        return _xml(twiml.goodbye(UNKNOWN, *voice))
     storage = current_app.extensions["ivr.db"]
     if request.form.get("Digits") != "1":
         storage.attempt("note a call-back", db.follow_call, row["id"], "new", ("calling",))
@@ -176,6 +181,8 @@ def connect():
 def dialed():
     """The caller's ring ended: talked, or no answer."""
     row = _callback()
+    if row is None:
+        return _xml(twiml.goodbye(UNKNOWN, *_voice()))
     outcome = DIALED.get(request.form.get("DialCallStatus", ""), "no_answer")
     current_app.extensions["ivr.db"].attempt("note a call-back", db.follow_call, row["id"], outcome)
     log.info("call-back of callback %d: %s", row["id"], outcome)
@@ -189,7 +196,7 @@ def dialed():
 def status():
     """The staff member's own leg: if it ended before the caller was dialed, the callback waits again."""
     row = _callback()
-    if request.form.get("CallStatus") in ("completed", "busy", "no-answer", "failed", "canceled"):
+    if row is not None and request.form.get("CallStatus") in ("completed", "busy", "no-answer", "failed", "canceled"):
         # Only a call-back still "calling" goes back: one the caller's ring decided stays as it is.
         current_app.extensions["ivr.db"].attempt("note a call-back", db.follow_call, row["id"], "new",
                                                  ("calling",))

@@ -226,6 +226,71 @@ def report(since, html_file):
         click.echo(f"Charts written to {html_file}.")
 
 
+@main.group()
+def twilio():
+    """The line's Twilio number: point it at this server, and check its configuration."""
+
+
+def _number_and_settings():
+    """The account's number as Twilio has it, and the settings the line needs (from IVR_PUBLIC_URL)."""
+    from ivr import twilio_number
+    from ivr.flow import check_flow
+    from ivr.twilio_api import from_environment
+    public = os.environ.get("IVR_PUBLIC_URL")
+    if not public:
+        raise ValueError("IVR_PUBLIC_URL is not set: set it to the address Twilio reaches this line "
+                         "at, like https://ivr.example.org")
+    return twilio_number.find(from_environment(check_flow(flow_file(None))[0])), twilio_number.wanted(public)
+
+
+@twilio.command()
+@click.option("--yes", is_flag=True, help="Make the change without asking.")
+@staff_errors
+def setup(yes):
+    """Point the line's number at this server: /voice, /fallback and /status, all POST."""
+    from ivr import twilio_number
+    try:
+        number, settings = _number_and_settings()
+        changes = twilio_number.changes(number, settings)
+        if changes:
+            click.echo(f"{number.phone_number} ({number.sid}) will change:")
+            for change in changes:
+                click.echo(f"  {change.label}: {change.now or '(not set)'} -> {change.wanted}")
+            if not yes and not click.confirm("Make this change at Twilio?", default=False):
+                click.echo("Nothing was changed.")
+                sys.exit(1)
+            number = twilio_number.apply(number, settings)
+            click.echo(f"Done: calls to {number.phone_number} now come to {settings['voice_url']}.")
+        else:
+            click.echo(f"{number.phone_number} already points at {settings['voice_url']}; nothing to change.")
+    except twilio_number.TwilioFailed as exc:
+        raise ValueError(str(exc)) from None
+    left = twilio_number.problems(number, settings)
+    for problem in left:
+        click.echo(f"{number.phone_number}: {problem}", err=True)
+    if left:
+        sys.exit(1)
+
+
+@twilio.command("doctor")
+@staff_errors
+def twilio_doctor():
+    """Compare the number's live configuration at Twilio with what the line expects."""
+    from ivr import twilio_number
+    try:
+        number, settings = _number_and_settings()
+    except twilio_number.TwilioFailed as exc:
+        raise ValueError(str(exc)) from None
+    found = twilio_number.problems(number, settings)
+    for problem in found:
+        click.echo(f"{number.phone_number}: {problem}")
+    if found:
+        click.echo(f"{len(found)} problem(s); `ivr twilio setup` fixes the URLs and methods.", err=True)
+        sys.exit(1)
+    click.echo(f"{number.phone_number}: ok, calls come to {settings['voice_url']} (POST), with "
+               f"{settings['voice_fallback_url']} and {settings['status_callback']}.")
+
+
 def _desk_zone():
     """The desk's timezone from the call-flow file, or the machine's local zone."""
     from ivr.flow import check_flow
