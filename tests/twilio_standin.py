@@ -36,7 +36,7 @@ from werkzeug.wrappers import Request, Response
 CONTRACT = Path(__file__).parent / "twilio_contract" / "twilio_api_v2010.json"
 TWILIO = "https://api.twilio.com"
 ACCOUNT = "AC" + "1f" * 16
-TOKEN = "standin-auth-token-0123456789abcdef"
+TOKEN = "standin-auth-token-0123456789abcdef"  # a StandIn's default
 MEDIA = re.compile(r"(/2010-04-01/Accounts/[^/]+/Recordings/[^/.]+)\.(wav|mp3)")
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 # Twilio's own formats in the description, as Twilio documents them.
@@ -356,3 +356,33 @@ def tone_wav(seconds: float, hz: int = 440) -> bytes:
 def basic(username: str, password: str) -> str:
     """An HTTP Basic Authorization header value."""
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+# -- fixtures for the tests that use it -------------------------------------------------------
+
+import pytest  # noqa: E402  (the stand-in itself needs no pytest)
+
+from tests.conftest import TOKEN as AUTH_TOKEN  # noqa: E402  one token: webhooks' signatures and the API
+
+LINE_NUMBER = "+18564437701"  # the shipped line.number
+
+
+@pytest.fixture
+def standin():
+    """Twilio's API on a loopback port for one account (its auth token also signs webhooks)."""
+    server = StandIn(token=AUTH_TOKEN).start()
+    yield server
+    server.stop()
+
+
+def api_settings(server: StandIn, timeout: str = "1") -> dict:
+    """The settings that point the line's REST client at the stand-in."""
+    return {"TWILIO_ACCOUNT_SID": server.account, "TWILIO_AUTH_TOKEN": server.token,
+            "TWILIO_API_URL": server.url, "TWILIO_API_TIMEOUT": timeout}
+
+
+def with_audio(server: StandIn, call, seconds: float = 2.0) -> str:
+    """Give the stand-in the audio of the message a Phone left; return its RecordingSid."""
+    sid = next(form["RecordingSid"] for _, form in call.requests if "RecordingSid" in form)
+    server.recordings[sid] = tone_wav(seconds)
+    return sid
