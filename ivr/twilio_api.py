@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
@@ -117,6 +117,9 @@ def failures(what: str):
         yield
     except TwilioRestException as exc:
         raise TwilioFailed(f"Twilio refused to {what}: HTTP {exc.status}{_reason(exc)}", exc.status) from None
+    except TwilioException as exc:  # a list's page: the library raises this, with the response
+        status = getattr(exc.args[1], "status_code", None) if len(exc.args) > 1 else None
+        raise TwilioFailed(f"Twilio refused to {what}: HTTP {status}", status) from None
     except requests.Timeout:
         raise TwilioFailed(f"Twilio did not answer in time to {what}; try again in a minute.") from None
     except requests.RequestException as exc:

@@ -184,6 +184,8 @@ class StandIn:
         problems = [_describe(error) for error in result.errors]
         problems += [f"query parameter {name} is not in the description" for name in request.args
                      if name not in self._parameters(checked, "query")]
+        problems += [f"form field {name} is not in the description" for name in request.form
+                     if name not in self._fields(checked)]
         if problems:
             self.problems.append(f"{request.method} {request.path}: " + "; ".join(problems))
             return self._error(400, 20001, "; ".join(problems), seen)
@@ -239,6 +241,12 @@ class StandIn:
         """The names of an operation's parameters in one place (query, path, ...)."""
         operation = self._spec_operation(checked)
         return {p["name"] for p in (operation or {}).get("parameters", []) if p["in"] == where}
+
+    def _fields(self, checked) -> set:
+        """The names of the form fields an operation's body may carry."""
+        body = (self._spec_operation(checked) or {}).get("requestBody", {}).get("content", {})
+        form = body.get("application/x-www-form-urlencoded", {}).get("schema", {})
+        return set(form.get("properties", {}))
 
     def _spec_operation(self, checked) -> dict | None:
         """The description's operation for a request, matched by its path template and method."""
