@@ -15,7 +15,7 @@ from ivr import create_app, db
 from tests.attack import CALLER, number_forms_in, signature
 from tests.conftest import PUBLIC_URL, TOKEN
 from tests.test_callbacks import add_callback
-from tests.twilio_standin import LINE_NUMBER, api_settings, standin  # noqa: F401
+from tests.twilio_standin import ACCOUNT, LINE_NUMBER, api_settings, standin  # noqa: F401
 
 STAFF_PHONE = "+15557654321"
 LEFT_AT = datetime(2026, 12, 1, 15, 42, tzinfo=timezone.utc)  # 10:42 AM at the desk (New York)
@@ -59,7 +59,7 @@ class Twilio:
 
     def __init__(self, client, created: dict):
         self.client, self.created = client, created
-        self.form = {"CallSid": created["Sid"], "AccountSid": "AC" + "1f" * 16, "From": created["From"],
+        self.form = {"CallSid": created["Sid"], "AccountSid": ACCOUNT, "From": created["From"],
                      "To": created["To"], "Direction": "outbound-api", "CallStatus": "in-progress",
                      "ApiVersion": "2010-04-01"}
 
@@ -224,7 +224,8 @@ def test_call_back_end_to_end_under_gunicorn(serve, standin, tmp_path):
     assert created["From"] == LINE_NUMBER and standin.problems == []
 
     def post(url: str, **extra) -> ET.Element:
-        sent = {"CallSid": created["Sid"], "AccountSid": standin.account, "CallStatus": "in-progress", **extra}
+        sent = {"CallSid": created["Sid"], "AccountSid": standin.account, "CallStatus": "in-progress",
+                "Direction": "outbound-api", "From": created["From"], "To": created["To"], **extra}
         request = urllib.request.Request(server.base + url[len(PUBLIC_URL):], urllib.parse.urlencode(sent).encode(),
                                          {"X-Twilio-Signature": signature(url, sent)})
         with urllib.request.urlopen(request, timeout=10) as answer:
