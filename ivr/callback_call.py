@@ -121,6 +121,16 @@ def _xml(text: str) -> Response:
     return Response(text, mimetype="text/xml")
 
 
+@bp.errorhandler(Exception)
+def failed(exc):
+    """A failure inside a call-back webhook: logged with the CallSid, answered with the line's safe TwiML."""
+    from ivr.webhook import call_sid, safe_twiml
+    if getattr(exc, "code", None) and 400 <= exc.code < 500:
+        return exc
+    log.exception("call-back webhook failed on %s (CallSid %s)", request.path, call_sid() or "-")
+    return _xml(safe_twiml())  # Twilio never gets an error: the apology and the counselor line
+
+
 @bp.post("/answer")
 @twilio_only
 def answer():
