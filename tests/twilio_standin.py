@@ -85,7 +85,7 @@ class StandIn:
     token: str = TOKEN
     api_key: str = ""
     api_secret: str = ""
-    hold: float = 4.0  # how long "timeout" keeps a request waiting
+    hold: float = 6.0  # how long "timeout" keeps a request waiting (past api_settings' timeout)
     recordings: dict = field(default_factory=dict)  # RecordingSid -> audio bytes (WAV)
     numbers: dict = field(default_factory=dict)  # PhoneNumberSid -> the resource as Twilio shows it
     calls: list = field(default_factory=list)  # the forms of the calls created
@@ -383,7 +383,7 @@ def standin():
     server.stop()
 
 
-def api_settings(server: StandIn, timeout: str = "1") -> dict:
+def api_settings(server: StandIn, timeout: str = "2") -> dict:
     """The settings that point the line's REST client at the stand-in."""
     return {"TWILIO_ACCOUNT_SID": server.account, "TWILIO_AUTH_TOKEN": server.token,
             "TWILIO_API_URL": server.url, "TWILIO_API_TIMEOUT": timeout}
