@@ -85,6 +85,15 @@ def test_twilio_s_failures_are_said_plainly(line, standin, outcome, status, word
     assert sid not in answer.get_data(as_text=True)
 
 
+def test_a_twilio_that_cannot_be_reached_is_said_plainly(settings, standin):
+    from tests.conftest import free_port
+    app = create_app({**settings, **api_settings(standin), "TWILIO_API_URL": f"http://127.0.0.1:{free_port()}"})
+    callback_id, _ = message(app, standin)
+    answer = app.test_client().get(f"/staff/callbacks/{callback_id}/recording")
+    assert answer.status_code == 504 and "Twilio could not be reached" in answer.get_data(as_text=True)
+    assert "TWILIO_API_URL" in answer.get_data(as_text=True)
+
+
 def test_only_recordings_of_our_own_account_are_fetched(line, standin):
     other = add_callback(line.extensions["ivr.db"].engine, datetime.now(UTC), recording_url=(
         f"https://api.twilio.com/2010-04-01/Accounts/{OTHER_ACCOUNT}/Recordings/RE{'3c' * 16}"))

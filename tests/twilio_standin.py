@@ -11,7 +11,7 @@ Recordings' audio (`.wav`, `.mp3`) is not in the description (it is media, not a
 such a request is checked as the recording's fetch operation (the same path parameters and auth).
 
 It can fail on purpose: `fail(...)` makes matching requests answer 404 or 500, or hold the
-answer past the client's timeout ("timeout"), or drop the connection ("drop").
+answer past the client's timeout ("timeout").
 """
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ class Failure:
 
     method: str
     path: str  # a regular expression searched in the path
-    outcome: int | str  # an HTTP status, "timeout" or "drop"
+    outcome: int | str  # an HTTP status, or "timeout"
     times: int | None = None
 
 
@@ -141,7 +141,7 @@ class StandIn:
         return sid
 
     def fail(self, method: str, path: str, outcome, times: int | None = None) -> None:
-        """Make requests to paths matching `path` fail with `outcome` (404, 500, "timeout", "drop")."""
+        """Make requests to paths matching `path` fail with `outcome` (404, 500, "timeout")."""
         self.failures.append(Failure(method, path, outcome, times))
 
     def operations(self) -> list[str]:
@@ -153,9 +153,6 @@ class StandIn:
     def wsgi(self, environ, start_response):
         request = Request(environ)
         failure = self._failure(request)
-        if failure == "drop":
-            environ["werkzeug.socket"].close() if "werkzeug.socket" in environ else None
-            raise ConnectionAbortedError("dropped on purpose")
         response = self._answer(request, failure)
         return response(environ, start_response)
 
