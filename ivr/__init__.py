@@ -39,20 +39,63 @@ def create_app(config: dict | None = None) -> Flask:
         print(f"The line will not start: {settings['IVR_CALL_FLOWS']} has problems:\n{exc}\n"
               "Fix them (run `ivr check` to see them again) and start it again.", file=sys.stderr)
         raise
+    from ivr import accounts, audit, legs, lockout  # noqa: F401  (their tables join the store's schema)
     app.extensions["ivr.db"] = Storage(settings["DATABASE_URL"])
     app.extensions["ivr.twiml"] = RenderCache()
     _warn_about(settings)
 
-    from ivr import callback_call, metrics, recordings, simulator, staff, webhook
+    from ivr import callback_call, metrics, recordings, sessions, simulator, staff, webhook
+    from ivr.security import BodyLimit
     app.register_blueprint(webhook.bp)
     app.register_blueprint(simulator.bp)
     app.register_blueprint(staff.bp)
+    app.register_blueprint(sessions.bp)
     app.register_blueprint(recordings.bp)
     app.register_blueprint(callback_call.staff_bp)
     app.register_blueprint(callback_call.bp)
     metrics.init_app(app)
     app.before_request(_start_clock)
+    app.wsgi_app = BodyLimit(app.wsgi_app, MAX_REQUEST_BYTES)  # chunked bodies too
+    _announce_staff_access(settings)
     return app
+
+
+def _announce_staff_access(settings: dict) -> None:
+    """Say at start who the staff pages answer: accounts, or (with none) a loopback development line.
+
+    Also the migration from the shared password: IVR_STAFF_PASSWORD becomes the account 'staff'
+    when there is no account at all. A connection of its own, closed at once: gunicorn forks
+    this process into the workers, which must not share its connections.
+    """
+    from ivr import accounts, db
+    log = logging.getLogger("ivr")
+    try:
+        engine = db.connect(settings["DATABASE_URL"])
+        try:
+            made = accounts.bootstrap(engine, settings["IVR_STAFF_PASSWORD"])
+            total = accounts.count(engine)
+        finally:
+            engine.dispose()
+    except Exception as exc:
+        log.warning("Could not tell whether staff accounts exist (%s): staff pages refuse everyone "
+                    "until the database answers.", str(exc).splitlines()[0][:200])
+        return
+    if made:
+        log.warning("IVR_STAFF_PASSWORD is now the staff account 'staff'. Give each person an account "
+                    "(ivr staff add NAME), then `ivr staff remove staff` and unset IVR_STAFF_PASSWORD.")
+    elif settings["IVR_STAFF_PASSWORD"] and total:
+        log.warning("IVR_STAFF_PASSWORD is ignored: staff accounts exist. Unset it; "
+                    "`ivr staff password NAME` changes a password.")
+    if total:
+        log.info("Staff pages (/staff, /simulator, /metrics) need a signed-in account (%d account%s).",
+                 total, "" if total == 1 else "s")
+    elif settings["IVR_ENV"] == "development":
+        log.warning("No staff account: staff pages (/staff, /simulator, /metrics) answer only on a "
+                    "loopback bind (127.0.0.1) in development, to this machine. Create one with: "
+                    "ivr staff add YOUR-NAME")
+    else:
+        log.warning("No staff account: staff pages (/staff, /simulator, /metrics) refuse everyone. "
+                    "Create one with: ivr staff add YOUR-NAME")
 
 
 def _start_clock() -> None:
@@ -65,8 +108,6 @@ def _warn_about(settings: dict) -> None:
     log = logging.getLogger("ivr")
     if not settings["TWILIO_AUTH_TOKEN"]:
         log.warning(NO_TOKEN_WARNING)
-    if settings["IVR_ENV"] == "production" and not settings["IVR_STAFF_PASSWORD"]:
-        log.warning("IVR_STAFF_PASSWORD is not set: the staff pages stay locked until it is.")
 
 
 def _configure_logging() -> None:

@@ -6,15 +6,22 @@ any worker or replica can serve any step; nothing per call lives in memory here.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from ivr.flow import COUNSELOR, KEYS, REPEAT, VOICEMAIL, Flow
 from ivr.hours import describe_opening, is_open, next_opening
+from ivr.speech import has as _has
+from ivr.speech import heard, plain
 
 # Steps that are not menus of the flow but places a call can be.
-VOICEMAIL_NODE, SAVED_NODE = "_voicemail", "_saved"
+VOICEMAIL_NODE, SAVED_NODE, UNSAVED_NODE = "_voicemail", "_saved", "_unsaved"
+# While the crisis guidance is said before a ring: any key or word cuts it short and rings.
+CRISIS_NODE, LIFELINE_NODE = "_crisis", "_lifeline"
+PLACES = (VOICEMAIL_NODE, SAVED_NODE, UNSAVED_NODE, CRISIS_NODE, LIFELINE_NODE)
+CRISIS = "crisis"  # what crisis speech means, wherever it is heard
+CRISIS_GROUP = "_crisis_line"  # the ring of the flow's crisis line
+CRISIS_RING_SECONDS = 30
 GUIDANCE_KEY = "9"  # in the voicemail notice and after a message: back to the guidance
 PATH_LENGTH = 8  # how many recent menus a call remembers, for callbacks and statistics
 MAX_SPEECH = 200
@@ -42,6 +49,8 @@ class CallState:
     lang: str
     tries: int = 0
     path: tuple = ()
+    crisis: bool = False  # crisis words were heard: never voicemail, the crisis line instead
+    saved: bool = False  # a message of this call is saved: no second voicemail
 
     def params(self) -> dict:
         """The state as short URL parameters."""
@@ -50,6 +59,10 @@ class CallState:
             out["t"] = str(self.tries)
         if self.path:
             out["p"] = ".".join(self.path)
+        if self.crisis:
+            out["x"] = "1"
+        if self.saved:
+            out["m"] = "1"
         return out
 
     def at(self, node: str) -> "CallState":
@@ -123,14 +136,14 @@ class Reply:
 def read_state(flow: Flow, params) -> CallState:
     """Read a call's state from URL parameters, replacing anything unknown with safe values."""
     node = str(params.get("n", ""))
-    if node not in flow.menus and node not in (VOICEMAIL_NODE, SAVED_NODE):
+    if node not in flow.menus and node not in PLACES:
         node = flow.start
     lang = str(params.get("l", ""))
     if lang not in flow.languages:
         lang = flow.default_language
     tries = min(clean_count(params.get("t"), 99) or 0, flow.tries)
     path = tuple(p for p in str(params.get("p", ""))[:600].split(".") if p in flow.menus)
-    return CallState(node, lang, tries, path[-PATH_LENGTH:])
+    return CallState(node, lang, tries, path[-PATH_LENGTH:], params.get("x") == "1", params.get("m") == "1")
 
 
 def clean_digits(value) -> str | None:
@@ -176,21 +189,25 @@ def greet(flow: Flow, now: datetime, lang: str | None = None) -> Reply:
 
 def answer(flow: Flow, state: CallState, digits, speech, now: datetime) -> Reply:
     """Act on a key or words the caller gave at a menu."""
+    if state.node in (CRISIS_NODE, LIFELINE_NODE):
+        return _ring_now(flow, state, now)
     key = _understand(flow, state, clean_digits(digits), str(speech or "")[:MAX_SPEECH])
+    if key == CRISIS:
+        return crisis(flow, state, now)
     if state.node == VOICEMAIL_NODE:
         return _voicemail_choice(flow, state, key, now)
     if key == flow.counselor_key or key == COUNSELOR:
         return transfer(flow, state, now, "asked")
-    if state.node == SAVED_NODE:
+    if state.node in (SAVED_NODE, UNSAVED_NODE):
         if key == GUIDANCE_KEY:
-            return _menu(flow, state.at(flow.start), now, full=True, outcome="chose")
+            return _guidance(flow, state, now)
         if key == flow.repeat_key:
-            return _saved(flow, replace(state, tries=0), "repeated")
+            return _after_message(flow, replace(state, tries=0), "repeated")
         return _failed(flow, state, now, "wrong_key")
     if key == flow.repeat_key:
         return _menu(flow, replace(state, tries=0), now, full=True, outcome="repeated")
     if key in _language_keys(flow, state):
-        new = CallState(flow.start, _language_keys(flow, state)[key], 0, state.path)
+        new = replace(state, node=flow.start, lang=_language_keys(flow, state)[key], tries=0)
         return _menu(flow, new, now, full=True, outcome="language")
     target = flow.menus[state.node].options.get(key) if key else None
     if target == COUNSELOR:
@@ -199,6 +216,8 @@ def answer(flow: Flow, state: CallState, digits, speech, now: datetime) -> Reply
         return voicemail(flow, state, now)
     if target == REPEAT:
         return _menu(flow, replace(state, tries=0), now, full=True, outcome="repeated")
+    if target == flow.start and state.node != flow.start:
+        return _guidance(flow, state, now)  # 9: the main menu's choices, not the whole greeting
     if target in flow.menus:
         return _menu(flow, state.at(target), now, full=True, outcome="chose")
     return _failed(flow, state, now, "wrong_key")
@@ -208,14 +227,47 @@ def silence(flow: Flow, state: CallState, now: datetime) -> Reply:
     """The caller said and pressed nothing: apologise and ask again, or put them through."""
     if state.node == VOICEMAIL_NODE:  # the notice ended without a key: record
         return Reply(Record(state.params(), flow.record_seconds), outcome="recording", node=state.node)
+    if state.node == SAVED_NODE:  # they chose to end the call by leaving a message
+        # The goodbye in a Gather: 0 or 9 still work while it is said.
+        ask = Ask("answer", state.params(), (_say(flow, state.lang, "goodbye"),), state.lang,
+                  _hints(flow, state), timeout=1, then=Hangup())
+        return Reply(ask, outcome="goodbye", node=state.node)
+    if state.node == UNSAVED_NODE:  # nothing saved: a person is the only promise left
+        return transfer(flow, replace(state, tries=0), now, "again")
+    if state.node in (CRISIS_NODE, LIFELINE_NODE):  # the guidance falls through to its ring
+        return _ring_now(flow, state, now)
     return _failed(flow, state, now, "no_input")
 
 
-def transfer(flow: Flow, state: CallState, now: datetime, reason: str) -> Reply:
+def transfer(flow: Flow, state: CallState, now: datetime, reason: str, lead: tuple = ()) -> Reply:
     """Put the caller through to the counselor group that takes calls now."""
     group = flow.group_for(is_after_hours(flow, now), state.lang)
-    speech = (_say(flow, state.lang, "put_through" if reason == "tries" else "connecting"),)
+    speech = lead + (_say(flow, state.lang, "put_through" if reason == "tries" else "connecting"),)
     return Reply(_ring(flow, state, group, 0), speech, outcome=f"transfer:{reason}", node=state.node)
+
+
+def crisis(flow: Flow, state: CallState, now: datetime) -> Reply:
+    """Crisis words: what to do right now (911, 988), then a counselor at once, no menu between."""
+    state = replace(state, crisis=True, tries=0)
+    ring = _ring(flow, state, flow.group_for(is_after_hours(flow, now), state.lang), 0)
+    return _guide_then_ring(flow, state, CRISIS_NODE, "crisis_now", ring, f"transfer:{CRISIS}")
+
+
+def _guide_then_ring(flow: Flow, state: CallState, place: str, prompt: str, ring: Ring, outcome: str) -> Reply:
+    """Say what to do now inside a Gather (any key or word cuts it short), then ring: silence
+    falls through to the Dial, with no menu in between."""
+    ask = Ask("answer", replace(state, node=place).params(), (_say(flow, state.lang, prompt),), state.lang,
+              timeout=1, then=ring)
+    return Reply(ask, outcome=outcome, node=state.node)
+
+
+def _ring_now(flow: Flow, state: CallState, now: datetime) -> Reply:
+    """A key or word during the crisis guidance: ring at once (the counselors, or the crisis line)."""
+    back = replace(state, node=state.path[-1] if state.path else flow.start)
+    if state.node == LIFELINE_NODE:
+        return Reply(_lifeline(flow, back), outcome="rang", node=back.node)
+    ring = _ring(flow, back, flow.group_for(is_after_hours(flow, now), state.lang), 0)
+    return Reply(ring, outcome="rang", node=back.node)
 
 
 def dialed(flow: Flow, state: CallState, group: str, index: int, status: str,
@@ -226,12 +278,19 @@ def dialed(flow: Flow, state: CallState, group: str, index: int, status: str,
     only a counselor's 1 counts; `accepted` is None when the store could not tell, and
     then only a leg longer than any whisper counts as a talk.
     """
+    talked = status in ("completed", "answered")
+    if group == CRISIS_GROUP:
+        if talked:  # the crisis line took the call
+            return Reply(Hangup(), (_say(flow, state.lang, "goodbye"),), outcome="talked", node=state.node)
+        # Nobody there either: the guidance again, and the counselors again; never voicemail.
+        return transfer(flow, state, now, "again", lead=(_say(flow, state.lang, "safety_short"),))
     if group not in flow.groups:
         return transfer(flow, state, now, "again")
     ring = flow.groups[group]
-    if accepted is None:
-        accepted = seconds >= TALK_SECONDS
-    if status in ("completed", "answered") and (accepted or not ring.screen):
+    # A leg longer than any whisper was a conversation, whatever the store says (it may have
+    # missed the counselor's 1: a hiccup, another replica).
+    accepted = bool(accepted) or seconds >= TALK_SECONDS
+    if talked and (accepted or not ring.screen):
         return Reply(Hangup(), (_say(flow, state.lang, "goodbye"),), outcome="talked", node=state.node)
     if ring.order == "in_turn" and index + 1 < len(ring.numbers):
         return Reply(_ring(flow, state, group, index + 1), outcome=f"ring:{status}", node=state.node)
@@ -241,42 +300,94 @@ def dialed(flow: Flow, state: CallState, group: str, index: int, status: str,
     return voicemail(flow, state, now, busy=True)
 
 
-def voicemail(flow: Flow, state: CallState, now: datetime, busy: bool = False) -> Reply:
-    """Tell the caller the message is recorded; a key skips to a counselor instead."""
-    vm = replace(state, node=VOICEMAIL_NODE, tries=0)
-    speech = (_say(flow, state.lang, "counselors_busy"),) if busy else ()
-    ask = Ask("answer", vm.params(), (_say(flow, state.lang, "voicemail_intro"),), state.lang,
-              hints=_hints(flow, vm), timeout=2,
+def voicemail(flow: Flow, state: CallState, now: datetime, busy: bool = False, lead: tuple = (),
+              again: bool = False) -> Reply:
+    """Tell the caller the message is recorded; a key skips to a counselor instead.
+
+    A crisis caller never reaches it (the crisis line instead), and a caller whose message
+    is saved is not asked for another.
+    """
+    if state.crisis:
+        return _crisis_line(flow, state)
+    busy_words = (_say(flow, state.lang, "counselors_busy"),) if busy else ()
+    if state.saved:
+        return _after_message(flow, replace(state, node=SAVED_NODE, tries=0), "voicemail",
+                              lead=busy_words)
+    vm = replace(state, node=VOICEMAIL_NODE, tries=1 if again else 0)
+    notice = (_say(flow, state.lang, "safety_short"), _say(flow, state.lang, "voicemail_intro"))
+    ask = Ask("answer", vm.params(), lead + notice, state.lang, hints=_hints(flow, vm), timeout=2,
               then=Record(vm.params(), flow.record_seconds))
-    return Reply(ask, speech, outcome="voicemail", node=VOICEMAIL_NODE)
+    return Reply(ask, busy_words, outcome="voicemail", node=VOICEMAIL_NODE)
 
 
-def recorded(flow: Flow, state: CallState, has_message: bool, now: datetime) -> Reply:
-    """After a recording: thank the caller and offer guidance or a counselor."""
+def recorded(flow: Flow, state: CallState, has_message: bool, now: datetime, stored: bool = True) -> Reply:
+    """After a recording: say it is saved only when it is; no sound is no message."""
     if not has_message:
-        return _failed(flow, state.at(flow.start), now, "no_input")
-    return _saved(flow, CallState(SAVED_NODE, state.lang, 0, state.path), "message")
+        if state.node == VOICEMAIL_NODE and not state.tries:  # the notice once more
+            return voicemail(flow, state, now, lead=(_say(flow, state.lang, "no_message"),), again=True)
+        return _guidance(flow, state, now, lead=(_say(flow, state.lang, "no_message"),))
+    if not stored:
+        return _after_message(flow, replace(state, node=UNSAVED_NODE, tries=0), "not_saved")
+    return _after_message(flow, replace(state, node=SAVED_NODE, tries=0, saved=True), "message")
 
 
-def _saved(flow: Flow, state: CallState, outcome: str, lead: tuple = ()) -> Reply:
-    """Say the message is saved and wait for 9 (guidance) or 0 (a counselor)."""
-    speech = lead + (_say(flow, state.lang, "message_saved"),)
+def _after_message(flow: Flow, state: CallState, outcome: str, lead: tuple = ()) -> Reply:
+    """After a message: saved (you may hang up now) or not (a counselor again); 9 and 0 work."""
+    if state.node == UNSAVED_NODE:
+        speech = lead + (_say(flow, state.lang, "not_saved"), _say(flow, state.lang, "safety_short"))
+    else:
+        speech = lead + (_say(flow, state.lang, "message_saved"), _say(flow, state.lang, "safety_short"))
     ask = Ask("answer", state.params(), speech, state.lang, _hints(flow, state), flow.wait_seconds)
-    return Reply(ask, outcome=outcome, node=SAVED_NODE)
+    return Reply(ask, outcome=outcome, node=state.node)
+
+
+def _crisis_line(flow: Flow, state: CallState) -> Reply:
+    """No counselor took a crisis caller: say so, then ring the crisis line."""
+    return _guide_then_ring(flow, state, LIFELINE_NODE, "crisis_line", _lifeline(flow, state), "crisis_line")
+
+
+def _lifeline(flow: Flow, state: CallState) -> Ring:
+    """The ring of the flow's crisis line: unscreened, the longest ring Twilio allows."""
+    return Ring(CRISIS_GROUP, (flow.crisis_line,), CRISIS_RING_SECONDS, False,
+                {**state.params(), "g": CRISIS_GROUP, "i": "0"}, {})
+
+
+def _guidance(flow: Flow, state: CallState, now: datetime, lead: tuple = ()) -> Reply:
+    """The main menu's choices (not the whole greeting): 9 from a topic, a message or the notice."""
+    return _menu(flow, state.at(flow.start), now, full=False, outcome="chose", lead=lead)
 
 
 def whisper(flow: Flow, params) -> Reply:
-    """What the counselor who answers hears: the line's name, the topic, the caller's language, press 1."""
-    lang = flow.default_language
-    node = str(params.get("n", ""))
-    topic = f", about {flow.menus[node].title}" if node in flow.menus and node != flow.start else ""
+    """What the counselor who answers hears: crisis or not, the line, the topic, the caller's language, press 1.
+
+    Said in the caller's language, then in the line's first language when that is another,
+    so the counselor who can help the caller understands it either way.
+    """
+    first = flow.default_language
     caller = str(params.get("l", ""))
-    language = f", in {flow.language_name(caller)}" if caller in flow.languages and caller != lang else ""
+    caller = caller if caller in flow.languages else first
+    node = str(params.get("n", ""))
+    speech = tuple(_whisper_text(flow, lang, node, caller, params.get("x") == "1")
+                   for lang in dict.fromkeys((caller, first)))
+    ask = Ask("screened", {"n": node} if node in flow.menus else {}, speech, first, timeout=8,
+              speech_input=False, then=Hangup())
+    return Reply(ask, outcome="whisper")
+
+
+TOPIC_WORD = {"en": "about", "es": "sobre"}
+
+
+def _whisper_text(flow: Flow, lang: str, node: str, caller: str, is_crisis: bool) -> Speech:
+    """The whisper in one language."""
+    about = TOPIC_WORD.get(lang, TOPIC_WORD["en"])
+    topic = f", {about} {flow.menus[node].title}" if node in flow.menus and node != flow.start else ""
+    named = caller != flow.default_language and lang == flow.default_language  # said once, in the first
+    language = f", in {flow.language_name(caller)}" if named else ""
     text = (flow.text(lang, flow.messages["whisper"]).replace("{line}", flow.name).replace("{topic}", topic)
             .replace("{language}", language))
-    ask = Ask("screened", {"n": node} if node in flow.menus else {},
-              (Speech("whisper", text, lang),), lang, timeout=8, speech_input=False, then=Hangup())
-    return Reply(ask, outcome="whisper")
+    if is_crisis:
+        text = f"{flow.text(lang, flow.messages['crisis_whisper'])} {text}"
+    return Speech("whisper", text, lang)
 
 
 def screened(digits) -> Reply:
@@ -296,7 +407,10 @@ def _menu(flow: Flow, state: CallState, now: datetime, full: bool, outcome: str,
     if full:
         intro = [_say(flow, state.lang, p) for p in menu.intro]
         if state.node == flow.start:
-            intro[1:1] = _start_extras(flow, state, now)
+            # Other languages right after the welcome; the hours after the safety notice,
+            # so the notice is heard within the first twenty seconds, after hours too.
+            intro[1:1] = _language_offers(flow, state)
+            intro += _hours_notice(flow, state, now)
         speech += intro
     speech += [_say(flow, state.lang, p) for p in menu.say]
     ask = Ask("answer", state.params(), tuple(speech), state.lang, _hints(flow, state),
@@ -304,16 +418,21 @@ def _menu(flow: Flow, state: CallState, now: datetime, full: bool, outcome: str,
     return Reply(ask, outcome=outcome, node=state.node)
 
 
-def _start_extras(flow: Flow, state: CallState, now: datetime) -> list:
-    """The greeting's offers of other languages and, after hours, when the desk opens."""
-    extras = [_say(flow, code, "language_offer") for code, lang in flow.languages.items()
-              if code != state.lang and lang.key and (code, "language_offer") in flow.prompts]
-    if is_after_hours(flow, now):
-        opens = next_opening(flow.hours, now)
-        when = describe_opening(opens, now, state.lang) if opens else ""
-        text = flow.text(state.lang, flow.messages["after_hours"]).replace("{opens}", when)
-        extras.append(Speech(flow.messages["after_hours"], text, state.lang))
-    return extras
+def _language_offers(flow: Flow, state: CallState) -> list:
+    """The greeting's offers of other languages, each in its own language."""
+    return [_say(flow, code, "language_offer") for code, lang in flow.languages.items()
+            if code != state.lang and lang.key and (code, "language_offer") in flow.prompts]
+
+
+def _hours_notice(flow: Flow, state: CallState, now: datetime) -> list:
+    """After hours: when the desk opens, what 0 does, and when messages are returned."""
+    if not is_after_hours(flow, now):
+        return []
+    opens = next_opening(flow.hours, now)
+    when = describe_opening(opens, now, state.lang) if opens else ""
+    name = flow.messages["after_hours"]
+    text = flow.text(state.lang, name).replace("{opens}", when)
+    return [Speech(name, text, state.lang)]
 
 
 def _failed(flow: Flow, state: CallState, now: datetime, why: str) -> Reply:
@@ -323,8 +442,8 @@ def _failed(flow: Flow, state: CallState, now: datetime, why: str) -> Reply:
         return transfer(flow, replace(state, tries=0), now, "tries")
     again = replace(state, tries=tries)
     lead = (_say(flow, state.lang, why),)
-    if state.node == SAVED_NODE:
-        return _saved(flow, again, why, lead)
+    if state.node in (SAVED_NODE, UNSAVED_NODE):
+        return _after_message(flow, again, why, lead)
     return _menu(flow, again, now, full=False, outcome=why, lead=lead)
 
 
@@ -333,7 +452,7 @@ def _voicemail_choice(flow: Flow, state: CallState, key, now: datetime) -> Reply
     if key in (flow.counselor_key, COUNSELOR):
         return transfer(flow, state, now, "asked")
     if key == GUIDANCE_KEY:
-        return _menu(flow, state.at(flow.start), now, full=True, outcome="chose")
+        return _guidance(flow, state, now)
     return Reply(Record(state.params(), flow.record_seconds), outcome="recording", node=state.node)
 
 
@@ -343,9 +462,10 @@ def _ring(flow: Flow, state: CallState, group: str, index: int) -> Ring:
     numbers = ring.numbers if ring.order == "together" else ring.numbers[index:index + 1]
     params = {**state.params(), "g": group, "i": str(index)}
     # The whisper names the caller's language when it is not the line's first one, so a
-    # counselor who does not speak it knows before pressing 1.
-    heard = {"n": state.node, **({"l": state.lang} if state.lang != flow.default_language else {})}
-    return Ring(group, numbers, ring.seconds, ring.screen, params, heard)
+    # counselor who does not speak it knows before pressing 1; and says when it is a crisis.
+    told = {"n": state.node, **({"l": state.lang} if state.lang != flow.default_language else {}),
+            **({"x": "1"} if state.crisis else {})}
+    return Ring(group, numbers, ring.seconds, ring.screen, params, told)
 
 
 def _say(flow: Flow, lang: str, prompt: str) -> Speech:
@@ -379,9 +499,12 @@ def _understand(flow: Flow, state: CallState, digits: str | None, speech: str):
     """Turn keys or words into one key (or COUNSELOR); None when not understood."""
     if digits:
         return digits if len(digits) == 1 else None
-    said = _plain(speech)
+    said = plain(speech)
     if not said:
         return None
+    # Crisis first, in every language: "help, he's not breathing" is a crisis, not a menu word.
+    if any(heard(said, w) for lang in flow.languages.values() for w in lang.crisis_words):
+        return CRISIS
     if any(_has(said, w) for lang in flow.languages.values() for w in lang.counselor_words):
         return COUNSELOR
     if any(_has(said, w) for w in flow.languages[state.lang].repeat_words):
@@ -397,16 +520,3 @@ def _understand(flow: Flow, state: CallState, digits: str | None, speech: str):
         if any(_has(said, n) for n in names + (key,)):
             return key
     return None
-
-
-def _plain(text: str) -> str:
-    """Lowercase words without accents or punctuation, for matching speech."""
-    text = unicodedata.normalize("NFKD", text.lower())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return " ".join(re.findall(r"[a-z0-9]+", text))
-
-
-def _has(said: str, word: str) -> bool:
-    """Whether a phrase contains a word (or words) as whole words."""
-    word = _plain(word)
-    return bool(word) and f" {word} " in f" {said} "

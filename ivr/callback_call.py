@@ -19,11 +19,12 @@ from flask import Blueprint, Response, current_app, redirect, request, url_for
 
 from ivr import db, twiml
 from ivr.call import clean_count
-from ivr.security import staff_refusal, twilio_only
+from ivr.security import staff_headers, staff_refusal, twilio_only
 from ivr.twilio_api import E164, TwilioFailed, failures, for_app
 
 staff_bp = Blueprint("callback_call", __name__, url_prefix="/staff")
 staff_bp.before_request(staff_refusal)  # the staff pages' gate
+staff_bp.after_request(staff_headers)
 bp = Blueprint("callback_voice", __name__, url_prefix="/voice/callback")
 log = logging.getLogger("ivr.callback_call")
 
@@ -45,6 +46,9 @@ def start(callback_id: int):
     problem = _cannot_call(callback_id, phone)
     if problem:
         return _page([], 400 if "phone" in problem else 503, problem=problem)
+    if not _audited(callback_id):
+        return _page([], 503, problem="The audit trail can't be written right now (the database is "
+                     "unreachable), so nobody was called. Try again in a minute.")
     account = for_app(current_app, current_app.extensions["ivr.store"].current())
     base = current_app.config["IVR_PUBLIC_URL"].rstrip("/")
     token = call_token(callback_id)
@@ -63,9 +67,26 @@ def start(callback_id: int):
     return redirect(url_for("staff.callbacks", calling=callback_id), 303)
 
 
+def _audited(callback_id: int) -> bool:
+    """Write the call-back to the audit trail before Twilio is asked: what cannot be recorded is not done."""
+    from ivr import audit
+    try:
+        audit.here("call back", f"callback {callback_id}")
+    except Exception:
+        log.exception("could not write the audit trail (call back callback %d)", callback_id)
+        return False
+    return True
+
+
 def staff_phone() -> str | None:
-    """The signed-in staff member's own phone from their account (staff accounts, #12), if any."""
-    return None
+    """The signed-in staff member's own phone, from their account (`ivr staff add NAME --phone`)."""
+    from flask import g
+
+    from ivr import accounts
+    who = g.get("staff")
+    if not who:
+        return None
+    return current_app.extensions["ivr.db"].attempt("read a staff phone", accounts.phone_of, who)
 
 
 def _cannot_call(callback_id: int, phone: str) -> str:

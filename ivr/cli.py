@@ -22,7 +22,7 @@ def staff_errors(func):
             for problem in exc.problems:
                 click.echo(str(problem), err=True)
             sys.exit(1)
-        except (SettingsError, ValueError, OSError) as exc:
+        except (SettingsError, ValueError, OSError) as exc:  # AccountError is a ValueError
             click.echo(f"ivr: {exc}", err=True)
             sys.exit(1)
         except SQLAlchemyError as exc:
@@ -138,7 +138,9 @@ def callbacks(ctx, status):
         return
     from ivr import db
     from ivr.staff import callback_view
-    rows = db.list_callbacks(db.connect(database_url()), None if status == "all" else status)
+    engine = _engine()
+    rows = db.list_callbacks(engine, None if status == "all" else status)
+    _audit(engine, "view callbacks", f"{len(rows)} shown" + ("" if status == "all" else f", status {status}"))
     if not rows:
         click.echo("No callback requests.")
         return
@@ -160,8 +162,10 @@ def callbacks(ctx, status):
 def callbacks_done(callback_id, status):
     """Mark a callback request as called back (or closed, or new again)."""
     from ivr import db
-    if not db.set_callback_status(db.connect(database_url()), callback_id, status):
+    engine = _engine()
+    if not db.set_callback_status(engine, callback_id, status):
         raise ValueError(f"there is no callback request #{callback_id}; `ivr callbacks` lists them")
+    _audit(engine, "status", f"callback {callback_id} marked {status}")
     click.echo(f"Callback #{callback_id} is now {status}.")
 
 
@@ -171,12 +175,16 @@ def callbacks_done(callback_id, status):
 @click.option("--dry-run", is_flag=True, help="List what would go, and delete nothing.")
 @staff_errors
 def purge(days, dry_run):
-    """Delete old recordings at Twilio, then the callback requests and call records past retention."""
-    from ivr import db, recordings
+    """Delete old recordings at Twilio, then the callback requests and call records past retention.
+
+    The audit trail keeps its own retention (ivr.audit.RETENTION_DAYS), however short DAYS.
+    """
+    from ivr import audit, db, legs, recordings
     from ivr.flow import check_flow
     from ivr.twilio_api import from_environment
     account = from_environment(check_flow(flow_file(None))[0])
-    done = recordings.purge(db.connect(database_url()), account, days, dry_run)
+    engine = db.connect(database_url())
+    done = recordings.purge(engine, account, days, dry_run)
     if dry_run:
         return _purge_plan(done, days)
     if done.deleted or done.gone or done.kept:
@@ -184,6 +192,9 @@ def purge(days, dry_run):
                    + (f" ({done.gone} of them Twilio no longer had)." if done.gone else "."))
     click.echo("Deleted " + ", ".join(f"{n} {what}" for what, n in done.rows.items())
                + f" older than {days} days.")
+    kept = max(days, audit.RETENTION_DAYS)  # the audit trail: never fewer days than its own retention
+    click.echo(f"Deleted {legs.purge(engine, days)} counselor legs older than {days} days, and "
+               f"{audit.purge(engine, days)} audit entries older than {kept} days (the audit trail's own retention).")
     if done.kept:
         for callback_id, why in done.kept:
             click.echo(f"Callback #{callback_id} kept: {why}", err=True)
@@ -296,6 +307,133 @@ def _desk_zone():
     from ivr.flow import check_flow
     from ivr.staff import desk_zone
     return desk_zone(check_flow(flow_file(None))[0])
+
+
+# -- staff accounts and the audit trail --------------------------------------------------------
+
+def _password(name: str, stdin: bool) -> str:
+    """A new password: prompted twice (hidden) on a terminal, else the first line of standard input."""
+    if stdin or not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        if not line:
+            raise ValueError("no password on standard input; pipe one in (echo ... | ivr staff add NAME) "
+                             "or run the command in a terminal to be asked")
+        return line.rstrip("\r\n")
+    return click.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
+
+
+def _engine():
+    """The store the staff commands change."""
+    from ivr import accounts, audit, db, lockout, sessions  # noqa: F401  (their tables)
+    return db.connect(database_url())
+
+
+def _audit(engine, action: str, what: str) -> None:
+    """Record a command-line action in the audit trail: the operating-system user, on this host."""
+    from ivr import audit
+    audit.record(audit.command_line_user(), action, what, audit.command_line(), engine)
+
+
+@main.group()
+def staff():
+    """Staff accounts: who may sign in to the callback list, the browser phone and /metrics."""
+
+
+@staff.command("add")
+@click.argument("name")
+@click.option("--phone", metavar="E164", help="The staff member's own phone, rung by \"call back now\" "
+              "(like +15551234567).")
+@click.option("--password-stdin", "stdin", is_flag=True, help="Read the password from standard input "
+              "even on a terminal (it is never an argument).")
+@staff_errors
+def staff_add(name, phone, stdin):
+    """Create an account; the password is asked for (or read from standard input)."""
+    from ivr import accounts
+    engine = _engine()
+    name = accounts.check_name(name)
+    accounts.check_phone(phone)
+    name = accounts.add(engine, name, _password(name, stdin), phone)
+    _audit(engine, "account added", f"account {name}")
+    click.echo(f"Account '{name}' is ready: sign in at /staff/login.")
+
+
+@staff.command("list")
+@staff_errors
+def staff_list():
+    """List the accounts (never their passwords)."""
+    from ivr import accounts
+    rows = accounts.listing(_engine())
+    if not rows:
+        click.echo("No staff accounts. Create one with: ivr staff add NAME")
+        return
+    click.echo(f"{'name':<20} {'phone':<16} {'created':<21} password set")
+    for row in rows:
+        click.echo(f"{row['name']:<20} {row['phone'] or '-':<16} {accounts.stamp(row['created_at']):<21} "
+                   f"{accounts.stamp(row['password_at'])}")
+
+
+@staff.command("remove")
+@click.argument("name")
+@staff_errors
+def staff_remove(name):
+    """Delete an account; its sessions end at once."""
+    from ivr import accounts
+    engine = _engine()
+    accounts.remove(engine, name)
+    _audit(engine, "account removed", f"account {accounts.check_name(name)}")
+    click.echo(f"Account '{accounts.check_name(name)}' is removed; it is signed out everywhere.")
+
+
+@staff.command("password")
+@click.argument("name")
+@click.option("--password-stdin", "stdin", is_flag=True, help="Read the new password from standard input.")
+@staff_errors
+def staff_password(name, stdin):
+    """Change an account's password; its sessions end at once."""
+    from ivr import accounts
+    engine = _engine()
+    name = accounts.check_name(name)
+    if accounts.find(engine, name) is None:
+        raise accounts.AccountError(f"there is no account '{name}'; `ivr staff list` shows them")
+    accounts.set_password(engine, name, _password(name, stdin))
+    _audit(engine, "password changed", f"account {name}")
+    click.echo(f"The password of '{name}' is changed; its sessions are ended.")
+
+
+@staff.command("phone")
+@click.argument("name")
+@click.argument("phone", required=False, metavar="[E164]")
+@staff_errors
+def staff_phone(name, phone):
+    """Set (or, with none, clear) the phone "call back now" rings for a staff member."""
+    from ivr import accounts
+    engine = _engine()
+    name = accounts.check_name(name)
+    accounts.set_phone(engine, name, phone)
+    _audit(engine, "phone changed", f"account {name}")
+    click.echo(f"'{name}' is rung on {accounts.phone_of(engine, name) or 'no number'}.")
+
+
+@main.command("audit")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M"]),
+              help="Only entries from this day (YYYY-MM-DD, UTC) on.")
+@click.option("--user", metavar="NAME", help="Only what this staff member did.")
+@staff_errors
+def audit_command(since, user):
+    """Who viewed, listened to or changed what, when and from where (UTC), oldest first."""
+    from datetime import timezone
+
+    from ivr import accounts, audit
+    rows = audit.entries(_engine(), since.replace(tzinfo=timezone.utc) if since else None,
+                         user.strip().lower() if user else None)
+    if not rows:
+        click.echo("No audit entries" + (f" for {user}" if user else "") + (f" since {since:%Y-%m-%d}" if since else "")
+                   + ".")
+        return
+    click.echo(f"{'when (UTC)':<21} {'who':<16} {'action':<17} {'what':<32} from")
+    for row in rows:
+        click.echo(f"{accounts.stamp(row['at']):<21} {row['who']:<16} {row['action']:<17} {row['what']:<32} "
+                   f"{row['place']}")
 
 
 if __name__ == "__main__":

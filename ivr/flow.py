@@ -24,7 +24,7 @@ COUNSELOR, VOICEMAIL, REPEAT = "counselor", "voicemail", "repeat"
 SPECIAL_TARGETS = (COUNSELOR, VOICEMAIL, REPEAT)
 KEYS = set("0123456789*#")
 PROMPT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-SAY_LIMIT = 4000  # Twilio reads at most 4,096 characters in one <Say>
+SAY_LIMIT = 3000  # Twilio's limit for one <Say> with an Amazon Polly voice
 WORDS_PER_SECOND = 2.5  # a calm text-to-speech pace, about 150 words a minute
 MAX_RING_SECONDS = 30
 AUDIO_SUFFIXES = (".wav", ".mp3")
@@ -33,11 +33,13 @@ EXAMPLES = {"line": "line: {name: Recovery Helpline, languages: ...}", "counselo
             "start": "start: welcome", "menus": "menus: ...", "name": "name: Recovery Helpline",
             "languages": "languages: {en: {voice: Polly.Joanna-Neural, language: en-US}}",
             "voice": "voice: Polly.Joanna-Neural", "language": "language: en-US",
-            "ring": 'ring: ["+15555550100"]', "say": "say: detox_menu"}
+            "ring": 'ring: ["+15555550100"]', "say": "say: detox_menu",
+            "crisis_line": 'crisis_line: "+18002738255"'}
 
 # The prompts the line itself speaks, by purpose; staff may point a purpose at another file.
 MESSAGES = ("no_input", "wrong_key", "connecting", "still_trying", "put_through", "counselors_busy",
-            "voicemail_intro", "message_saved", "goodbye", "after_hours", "whisper", "fallback_sorry")
+            "voicemail_intro", "message_saved", "goodbye", "after_hours", "whisper", "fallback_sorry",
+            "safety_short", "crisis_now", "crisis_line", "crisis_whisper", "no_message", "not_saved")
 # Placeholders a message must keep, so the line can fill them in.
 PLACEHOLDERS = {"after_hours": ("{opens}",), "whisper": ("{line}", "{topic}")}
 # Placeholders a message should keep (a warning, not an error: the line still works without them).
@@ -57,6 +59,8 @@ class Language:
     counselor_words: tuple = ()
     repeat_words: tuple = ()
     name: str = ""  # what counselors hear in the whisper when a caller chose this language
+    crisis_words: tuple = ()  # words and phrases that mean a crisis: answered first, anywhere
+    callback_promise: str = ""  # when a message is returned, in this language's words
 
     @property
     def own_name(self) -> str:
@@ -109,6 +113,7 @@ class Flow:
     wait_seconds: int = 6
     record_seconds: int = 120
     number: str = ""  # the line's own phone number (E.164): caller ID of call-backs, `ivr twilio`
+    crisis_line: str = ""  # rung when no counselor takes a crisis caller; never voicemail
     version: str = ""
     loaded_at: float = 0.0
     warnings: tuple = ()
@@ -119,8 +124,12 @@ class Flow:
         return next(iter(self.languages))
 
     def text(self, lang: str, prompt: str) -> str:
-        """Return a prompt's words in a language, falling back to the default language."""
-        return self.prompts.get((lang, prompt)) or self.prompts.get((self.default_language, prompt), "")
+        """Return a prompt's words in a language (else the default language's), promise filled in."""
+        text = self.prompts.get((lang, prompt)) or self.prompts.get((self.default_language, prompt), "")
+        if "{callback_promise}" in text:  # when messages are returned, as staff set it per language
+            code = lang if lang in self.languages else self.default_language
+            text = text.replace("{callback_promise}", self.languages[code].callback_promise)
+        return text
 
     def language_name(self, code: str) -> str:
         """What counselors call a language: its `name`, else the first word that chooses it, else its code."""
@@ -183,9 +192,11 @@ class _Builder:
     TOP = {"line": True, "counselors": True, "routing": False, "hours": False, "start": True,
            "menus": True, "messages": False}
     LINE = {"name": True, "languages": True, "counselor_key": False, "repeat_key": False,
-            "tries": False, "wait_seconds": False, "record_seconds": False, "number": False}
+            "tries": False, "wait_seconds": False, "record_seconds": False, "crisis_line": True,
+            "number": False}
     LANGUAGE = {"voice": True, "language": True, "key": False, "words": False,
-                "counselor_words": False, "repeat_words": False, "name": False}
+                "counselor_words": False, "repeat_words": False, "name": False,
+                "crisis_words": False, "callback_promise": False}
     GROUP = {"ring": True, "seconds": False, "then": False, "order": False, "screen": False}
     MENU = {"say": True, "intro": False, "options": False, "title": False, "words": False}
 
@@ -302,6 +313,8 @@ class _Builder:
         keys = {k: self.key(("line", k), line.get(k), d) for k, d in
                 (("counselor_key", "0"), ("repeat_key", "*"))}
         self.check_menus(menus, groups, keys)
+        self.check_crisis_words(languages, menus)
+        crisis_line = self.crisis_line(line.get("crisis_line"))
         self.check_language_keys(languages, menus.get(start), keys)
         if menus and start in menus:
             self.check_reach(menus, start)
@@ -318,7 +331,7 @@ class _Builder:
                                      "wait_seconds", 3, 20, 6),
             record_seconds=self.number(("line", "record_seconds"), line.get("record_seconds"),
                                        "record_seconds", 30, 600, 120),
-            number=number, loaded_at=time.time(),
+            number=number, crisis_line=crisis_line, loaded_at=time.time(),
         )
 
     def own_number(self, value) -> str:
@@ -371,8 +384,49 @@ class _Builder:
                 counselor_words=self.words(path + ("counselor_words",), spec.get("counselor_words"),
                                            "counselor_words"),
                 repeat_words=self.words(path + ("repeat_words",), spec.get("repeat_words"), "repeat_words"),
-                name=(self.text(path + ("name",), spec["name"], "name") or "") if "name" in spec else "")
+                name=(self.text(path + ("name",), spec["name"], "name") or "") if "name" in spec else "",
+                crisis_words=self.words(path + ("crisis_words",), spec.get("crisis_words"), "crisis_words"),
+                callback_promise=(self.text(path + ("callback_promise",), spec["callback_promise"],
+                                            "callback_promise") or "").strip()
+                if spec.get("callback_promise") is not None else "")
+            if not out[code].crisis_words:
+                self.warn(path, f"language '{code}' has no crisis_words: a caller in crisis who speaks it "
+                          "will not be heard as one. Add a list like  crisis_words: [overdose, suicide, "
+                          "emergency].")
         return out
+
+    def crisis_line(self, value) -> str:
+        """Read line.crisis_line: the number a crisis caller reaches when no counselor answers."""
+        if value is None:
+            return ""  # reported as missing by mapping()
+        if not _is_e164(value):
+            self.error(("line", "crisis_line"), f"crisis_line '{value}' is not a phone number in E.164 "
+                       "form; write it with + and the country code, like \"+18002738255\" (the 988 "
+                       "Lifeline).")
+            return ""
+        return str(value)
+
+    def check_crisis_words(self, languages: dict, menus: dict) -> None:
+        """A crisis word must never be an ordinary word of a menu, a counselor word or a repeat word."""
+        from ivr.speech import plain  # one normalisation for the check and for the calls
+        ordinary: dict = {}
+        for code, lang in languages.items():
+            for kind, words in (("a counselor word", lang.counselor_words), ("a repeat word", lang.repeat_words),
+                                ("a word that chooses a language", lang.words)):
+                for word in words:
+                    ordinary.setdefault(plain(word), kind)
+        for name, menu in menus.items():
+            for words in menu.words.values():
+                for word in words:
+                    ordinary.setdefault(plain(word), f"a word of menu '{name}'")
+        for code, lang in languages.items():
+            for i, word in enumerate(lang.crisis_words):
+                where = ("line", "languages", code, "crisis_words", i)
+                if not plain(word):
+                    self.error(where, f"crisis word '{word}' has no letters or digits; remove it.")
+                elif plain(word) in ordinary:
+                    self.error(where, f"crisis word '{word}' is also {ordinary[plain(word)]}: an ordinary "
+                               "choice would be taken as a crisis. Remove it from one of the lists.")
 
     def groups(self, value) -> dict:
         """Read the counselor ring groups."""
@@ -543,9 +597,11 @@ class _Builder:
                 if key == keys["repeat_key"] and target != REPEAT:
                     self.error(where, f"menu '{name}' uses key {key} for '{target}', but {key} repeats "
                                "in every menu; pick another key.")
-            if len(menu.options) > 5:
-                self.warn(path + ("options",), f"menu '{name}' has {len(menu.options)} options; callers "
-                          "remember five at most. Consider splitting it.")
+            # The counselor key is the same in every menu and said in the welcome: not a choice to remember.
+            choices = [k for k in menu.options if k != keys["counselor_key"]]
+            if len(choices) > 5:
+                self.warn(path + ("options",), f"menu '{name}' has {len(choices)} options besides "
+                          f"{keys['counselor_key']}; callers remember five at most. Consider splitting it.")
 
     def check_language_keys(self, languages: dict, start, keys: dict) -> None:
         """A key that chooses a language must mean nothing else where it is offered."""
@@ -625,6 +681,12 @@ class _Builder:
             offer = folder / "language_offer.txt"
             if len(languages) > 1 and offer.is_file():
                 prompts[(code, "language_offer")] = offer.read_text("utf-8").strip()
+        for code, lang in languages.items():
+            promised = sorted(name for (c, name), text in prompts.items() if c == code and "{callback_promise}" in text)
+            if promised and not lang.callback_promise:
+                self.error(("line", "languages", code), f"prompts/{code}/{promised[0]}.txt says {{callback_promise}}, "
+                           f"but language '{code}' has no callback_promise; add a line like  callback_promise: "
+                           "\"within one working day\" (when messages are really returned).")
         for purpose, holes in PLACEHOLDERS.items():
             for code in languages:
                 text = prompts.get((code, messages[purpose]), "")
@@ -686,8 +748,8 @@ class _Builder:
             self.error(where, f"{shown} is empty; write the words to say.")
             return None
         if len(text) > SAY_LIMIT:
-            self.error(where, f"{shown} has {len(text)} characters; Twilio says at most {SAY_LIMIT} "
-                       "in one go. Split it into two prompts.")
+            self.error(where, f"{shown} has {len(text)} characters; Twilio's Polly voices say at most "
+                       f"{SAY_LIMIT} in one go. Split it into two prompts.")
             return None
         return text
 

@@ -44,6 +44,11 @@ def mermaid(flow: Flow) -> str:
             lines.append(f'  {node_id(name)} -- "{_key(key)}" --> {to}')
     lines.append(f'  anywhere(("any menu")) -- "{_key(flow.counselor_key)} or counselor" --> counselor')
     lines.append('  counselor{{"Connecting to a counselor"}}')
+    if flow.crisis_line:
+        lines.append('  anywhere -- "crisis words, in any language" --> crisis{{"What to do now: 911, 988"}}')
+        lines.append("  crisis --> counselor")
+        lines.append(f'  crisis -. "no counselor answers: never voicemail" .-> crisis_line[/"crisis line '
+                     f'{_label(flow.crisis_line)}"/]')
     lines += _routing(flow)
     for name, group in flow.groups.items():
         phones = f"{len(group.numbers)} phone" + ("s" if len(group.numbers) != 1 else "")

@@ -27,6 +27,10 @@ TRANSFERS = Counter("ivr_transfers_total", "Callers put through to counselors, b
 TRANSFER_OUTCOMES = Counter(
     "ivr_transfer_outcomes_total", "How each counselor ring ended (answered, no-answer, busy, failed, "
     "canceled, not-taken), and voicemail when nobody took the call.", ["outcome"])
+CRISES = Counter("ivr_crisis_calls_total", "Times crisis words were heard and the caller was told what "
+                 "to do now and put through (the words are never kept).")
+CRISIS_LINE = Counter("ivr_crisis_line_total", "Crisis callers no counselor took, put through to the "
+                      "crisis line instead of voicemail.")
 RELOADS = Counter("ivr_flow_reloads_total", "Flow edits taken live (ok) or refused.", ["result"])
 FLOW_WORKERS = Gauge("ivr_flow_workers", "Workers serving each flow version.", ["version"],
                      multiprocess_mode="livesum")
@@ -34,7 +38,7 @@ FLOW_WORKERS = Gauge("ivr_flow_workers", "Workers serving each flow version.", [
 CALL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
 RING_OUTCOMES = {"completed": "not-taken", "answered": "not-taken", "no-answer": "no-answer",
                  "busy": "busy", "failed": "failed", "canceled": "canceled"}
-TRANSFER_REASONS = ("asked", "tries", "again")
+TRANSFER_REASONS = ("asked", "tries", "again", "crisis")
 
 bp = Blueprint("metrics", __name__)
 
@@ -88,6 +92,8 @@ def reloaded(ok: bool) -> None:
 
 def _count(response: Response) -> Response:
     """Count the request, its latency, and the call events it stands for."""
+    if request.environ.get("ivr.practice"):
+        return response  # the browser phone's practice calls are not the line's calls
     rule = request.url_rule
     route = rule.rule if rule is not None else "unmatched"
     started = g.get("started")
@@ -122,6 +128,10 @@ def _count_step(endpoint: str, outcome: str) -> None:
     if outcome.startswith("transfer:"):
         reason = outcome.split(":", 1)[1]
         TRANSFERS.labels(reason if reason in TRANSFER_REASONS else "other").inc()
+        if reason == "crisis":
+            CRISES.inc()
+    if outcome == "crisis_line":
+        CRISIS_LINE.inc()
     if endpoint != "voice.dialed":
         return
     if outcome == "talked":
@@ -131,3 +141,5 @@ def _count_step(endpoint: str, outcome: str) -> None:
     TRANSFER_OUTCOMES.labels(RING_OUTCOMES.get(status, "failed")).inc()
     if outcome == "voicemail":
         TRANSFER_OUTCOMES.labels("voicemail").inc()
+    elif outcome == "crisis_line":
+        TRANSFER_OUTCOMES.labels("crisis_line").inc()

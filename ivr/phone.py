@@ -59,6 +59,7 @@ class Phone:
         self._verbs: list = []
         self._url = self.base + voice_path
         self._pending = None
+        self._counselor_took = None  # whether the counselor of the current ring took the call
 
     # -- what a person does -------------------------------------------------------------------
     def dial_in(self) -> list[Heard]:
@@ -90,7 +91,9 @@ class Phone:
         dial = self._pending
         if status == "completed" and counselor_keys is not None:
             self.counselor_answers(counselor_keys)
-            duration = duration if self._counselor_took else 12
+        if status == "completed" and self._counselor_took is False:
+            duration = 12  # the whisper, then the leg hung up: short
+        self._counselor_took = None  # each ring is answered afresh
         form = {"DialCallStatus": status, "DialCallSid": sid("CA")}
         if status == "completed":
             form["DialCallDuration"] = str(duration)
@@ -145,6 +148,14 @@ class Phone:
         """Say nothing into Record: no action request, Twilio goes on to the next verb."""
         self._need("record")
         return self._run()
+
+    def fall_back(self, failed_url: str | None = None, fallback_path: str = "/fallback",
+                  error_code: str = "11200") -> list[Heard]:
+        """The line's answer failed: Twilio requests the number's fallback URL with ErrorCode and
+        ErrorUrl (the URL that failed; by default the action the call waits to post to)."""
+        if failed_url is None:
+            failed_url = urljoin(self._url, self._pending.get("action") or self._url) if self.waiting else self._url
+        return self._fetch(self.base + fallback_path, {"ErrorCode": error_code, "ErrorUrl": failed_url})
 
     def hang_up(self, duration: int = 60) -> None:
         """The caller hangs up; Twilio posts the status callback."""

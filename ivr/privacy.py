@@ -28,8 +28,25 @@ def redact(text: str) -> str:
     return NUMBER.sub("[number]", text)
 
 
+# Characters that could forge or hide a log line: C0 and C1 controls (newline, carriage return,
+# escape...), DEL, Unicode line separators and the bidirectional overrides.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match) -> str:
+    """One control character as an escape."""
+    code = ord(match.group(0))
+    return {10: "\\n", 13: "\\r", 9: "\\t"}.get(code) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def escape_controls(text: str) -> str:
+    """Write control characters as escapes (\\n, \\x1b, \\u202e): a log record stays one line."""
+    return CONTROL.sub(_escaped, text)
+
+
 class RedactingFormatter(logging.Formatter):
-    """A log formatter whose output, tracebacks included, never carries a phone number."""
+    """A log formatter whose output, tracebacks included, never carries a phone number or a raw control
+    character: a record's message is one line, and a traceback's lines are indented under it."""
 
     def __init__(self, fmt: str | None = None, datefmt: str | None = None,
                  inner: logging.Formatter | None = None):
@@ -37,8 +54,35 @@ class RedactingFormatter(logging.Formatter):
         self.inner = inner  # another formatter to wrap (gunicorn's), instead of fmt
 
     def format(self, record: logging.LogRecord) -> str:
-        """Format as usual, then redact: a last guard behind code that logs no numbers."""
+        """Format as usual, with what others sent (the arguments) and tracebacks kept on their lines,
+        then redact: a last guard behind code that logs no numbers."""
+        args, exc_text, msg = record.args, record.exc_text, record.msg
+        if self.inner is not None:  # gunicorn's lines arrive formatted: escape the whole message
+            message = record.getMessage()
+            if CONTROL.search(message):
+                msg, args = escape_controls(message), None
+        elif args and _controlled(args):  # a path or a name someone sent: one line, escapes visible
+            args = ({k: _clean(v) for k, v in args.items()} if isinstance(args, dict)
+                    else tuple(_clean(v) for v in args))
+        if record.exc_info and not exc_text:
+            # Each line of a traceback indented under its record: an exception's message cannot
+            # start a line that passes for a record of its own.
+            exc_text = "\n".join("    " + escape_controls(line)
+                                  for line in self.formatException(record.exc_info).split("\n"))
+        if args is not record.args or exc_text is not record.exc_text or msg is not record.msg:
+            record = logging.makeLogRecord({**record.__dict__, "msg": msg, "args": args, "exc_text": exc_text})
         return redact(self.inner.format(record) if self.inner else super().format(record))
+
+
+def _controlled(args) -> bool:
+    """Whether any text among a record's arguments holds a control character."""
+    values = args.values() if isinstance(args, dict) else args
+    return any(isinstance(v, str) and CONTROL.search(v) for v in values)
+
+
+def _clean(value):
+    """A log argument with its control characters escaped (text only)."""
+    return escape_controls(value) if isinstance(value, str) else value
 
 
 def redact_handlers(*loggers: logging.Logger) -> None:

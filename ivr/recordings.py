@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from flask import Blueprint, Response, current_app, request
 
 from ivr import db
-from ivr.security import staff_refusal
+from ivr.security import staff_headers, staff_refusal
 from ivr.twilio_api import Account, TwilioFailed, failures, for_app
 
 bp = Blueprint("recordings", __name__, url_prefix="/staff")
 bp.before_request(staff_refusal)  # the staff pages' gate
+bp.after_request(staff_headers)
 log = logging.getLogger("ivr.recordings")
 
 # A RecordingUrl as Twilio sends it (api.twilio.com, or a regional api.<edge>.<region>.twilio.com).
@@ -119,6 +120,9 @@ def play(callback_id: int):
     if reason:
         return _refusal(404, f"Message #{callback_id} cannot be played: {reason}.")
     sid = sid_of(row["recording_url"], account.sid)
+    if not heard(callback_id):
+        return _refusal(503, "The audit trail can't be written right now (the database is unreachable), so "
+                        "the message is not played. Try again in a minute.")
     # WAV, as recorded: a whispered message loses least; Chromium and Firefox play it.
     asked = {"Range": request.headers["Range"]} if "Range" in request.headers else {}
     try:
@@ -129,7 +133,6 @@ def play(callback_id: int):
     if upstream.status_code not in (200, 206):
         upstream.close()
         return _upstream_refusal(callback_id, upstream.status_code)
-    heard(callback_id)
     headers = {name: upstream.headers[name] for name in PASSED_ON if name in upstream.headers}
     headers.update({"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
                     "Content-Disposition": f'inline; filename="message-{callback_id}.wav"'})
@@ -138,10 +141,15 @@ def play(callback_id: int):
     return Response(_passed_on(upstream), upstream.status_code, headers, direct_passthrough=True)
 
 
-def heard(callback_id: int) -> None:
-    """Note that staff listened to a message: the one place a listen is recorded."""
-    # The staff-accounts audit trail (#12) takes this call when it lands; until then the log.
-    log.info("a staff member listened to the message of callback %d", callback_id)
+def heard(callback_id: int) -> bool:
+    """Write a listen to the audit trail before the message plays: the one place a listen is recorded."""
+    from ivr import audit
+    try:
+        audit.here("listen", f"callback {callback_id}")
+    except Exception:
+        log.exception("could not write the audit trail (listen to callback %d)", callback_id)
+        return False
+    return True
 
 
 def _passed_on(upstream):

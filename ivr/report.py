@@ -17,12 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from ivr import db
-from ivr.call import SAVED_NODE, VOICEMAIL_NODE
+from ivr.call import SAVED_NODE, UNSAVED_NODE, VOICEMAIL_NODE
 
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
 RING_NAMES = {"answered": "answered", "completed": "not taken (no one pressed 1)", "no-answer": "no answer",
               "busy": "busy", "failed": "failed", "canceled": "canceled"}
-TRANSFER_ENDS = ("answered", "voicemail", "hung up while ringing", "still ringing")
+TRANSFER_ENDS = ("answered", "voicemail", "crisis line", "hung up while ringing", "still ringing")
 WAIT_BUCKETS = ((30, "under 30 s"), (60, "30 s to 1 min"), (120, "1 to 2 min"), (300, "2 to 5 min"),
                 (None, "over 5 min"))
 
@@ -42,6 +42,9 @@ class Report:
     asked: int = 0
     asked_from: list = field(default_factory=list)
     put_through: int = 0
+    crisis: int = 0  # calls where crisis words were heard (the words themselves are never kept)
+    crisis_from: list = field(default_factory=list)
+    crisis_line: int = 0  # calls rolled over to the crisis line when no counselor answered
     transfers: list = field(default_factory=list)
     rings: list = field(default_factory=list)
     waits: list = field(default_factory=list)  # seconds from call start to a counselor pressing 1
@@ -75,6 +78,11 @@ def gather(engine: Engine, flow=None, since: date | None = None, zone: ZoneInfo 
     report.asked = len({e["call_sid"] for e in asked})
     report.asked_from = _count(_place(e["node"], titles) for e in asked)
     report.put_through = sum(1 for events in steps.values() for e in events if e["outcome"] == "transfer:tries")
+    crises = [e for events in steps.values() for e in events if e["outcome"] == "transfer:crisis"]
+    report.crisis = len({e["call_sid"] for e in crises})
+    report.crisis_from = _count(_place(e["node"], titles) for e in crises)
+    report.crisis_line = len({sid for sid, events in steps.items()
+                              if any(e["outcome"] == "crisis_line" for e in events)})
     ends, rings = Counter(), Counter()
     for sid, events in steps.items():
         for outcome, statuses in _transfers(events, sid in ended):
@@ -125,6 +133,8 @@ def _place(node: str, titles: dict) -> str:
         return "the voicemail notice"
     if node == SAVED_NODE:
         return "after leaving a message"
+    if node == UNSAVED_NODE:
+        return "after a message that could not be saved"
     return titles.get(node, node or "unknown")
 
 
@@ -136,8 +146,10 @@ def _hang_up_place(events: list, titles: dict) -> str:
     outcome = last["outcome"] or ""
     if outcome == "talked":
         return "after talking with a counselor"
-    if outcome.startswith(("transfer:", "ring:")):
+    if outcome.startswith(("transfer:", "ring:")) or outcome == "rang":
         return "while a counselor's phone rang"
+    if outcome == "crisis_line":
+        return "while the crisis line rang"
     if outcome in ("voicemail", "recording"):
         return "at voicemail, before a message"
     return _place(last["node"], titles)
@@ -148,7 +160,7 @@ def _transfers(events: list, ended: bool):
     found, current = [], None
     for event in events:
         outcome, kind = event["outcome"] or "", event["input_kind"] or ""
-        if outcome in ("transfer:asked", "transfer:tries"):
+        if outcome in ("transfer:asked", "transfer:tries", "transfer:crisis"):
             if current is not None:
                 found.append(current)
             current = [None, []]
@@ -162,6 +174,8 @@ def _transfers(events: list, ended: bool):
             current[1].append(status)
             if outcome == "voicemail":
                 current[0] = "voicemail"
+            elif outcome == "crisis_line":
+                current[0] = "crisis line"
     if current is not None:
         found.append(current)
     for outcome, rings in found:
@@ -225,6 +239,9 @@ def text(report: Report) -> str:
     rows.append(("asked for a counselor (calls)", str(report.asked), _share(report.asked, report.calls)))
     section("  asked from", report.asked_from)
     rows.append(("put through after silence or wrong keys", str(report.put_through), ""))
+    rows.append(("crisis words heard (calls)", str(report.crisis), _share(report.crisis, report.calls)))
+    section("  heard at", report.crisis_from)
+    rows.append(("  rolled over to the crisis line", str(report.crisis_line), ""))
     section(f"transfers ({report.transfer_count}), how they ended", report.transfers, report.transfer_count)
     section("counselor rings", report.rings)
     rows.append(("time to a counselor", wait_summary(report), ""))
@@ -260,6 +277,8 @@ def page(report: Report, name: str = "Recovery Helpline") -> str:
         _figure("Topics callers heard (calls)", _bars(report.topics)),
         _figure(f"Asked for a counselor: {report.asked} calls ({_share(report.asked, report.calls)}); "
                 "from where", _bars(report.asked_from)),
+        _figure(f"Crisis words heard: {report.crisis} calls ({_share(report.crisis, report.calls)}); "
+                f"{report.crisis_line} rolled over to the crisis line; heard at", _bars(report.crisis_from)),
         _figure(f"Transfers ({report.transfer_count}): how they ended", _bars(report.transfers)),
         _figure("Counselor rings", _bars(report.rings)),
         _figure(f"Time from the start of a call to a counselor: {wait_summary(report)}",

@@ -8,6 +8,7 @@ scratch store in memory, so they never show up as calls, statistics or callback 
 """
 from __future__ import annotations
 
+import contextvars
 import functools
 import re
 from datetime import datetime, time, timedelta, timezone
@@ -23,10 +24,11 @@ from ivr.flow import KEYS, Flow
 from ivr.graph import mermaid, node_id
 from ivr.hours import is_open
 from ivr.phone import CallDropped, Heard, Phone, client_post
-from ivr.security import staff_refusal
+from ivr.security import staff_headers, staff_refusal
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
-bp.before_request(staff_refusal)  # the page and its API: staff only in production
+bp.before_request(staff_refusal)  # the page and its API: staff only (see security.staff_refusal)
+bp.after_request(staff_headers)
 
 MAX_WORDS = 200
 # What each action needs the call to be waiting for (None: a new call).
@@ -149,7 +151,11 @@ def _run(flow: Flow, body: dict) -> dict:
 
 def _phone(store: ScratchStore, at: str | None, **kwargs) -> Phone:
     """A new phone calling this line in process, as Twilio would, at the chosen time."""
-    return Phone(_post(store, at), **_where_to_call(), caller=CALLER, **kwargs)
+    phone = Phone(_post(store, at), **_where_to_call(), caller=CALLER, **kwargs)
+    own = current_app.config.get("TWILIO_ACCOUNT_SID")
+    if own and re.fullmatch(r"AC[0-9a-f]{32}", own):
+        phone.account = own  # the line takes requests for its own account only
+    return phone
 
 
 def _resume(store: ScratchStore, at: str | None, position) -> Phone:
@@ -169,10 +175,14 @@ def _where_to_call() -> dict:
 
 def _post(store: ScratchStore, at: str | None):
     """Posts into the app's own routes, with the chosen time and the scratch store."""
-    environ = {"ivr.storage": store}
+    environ = {"ivr.storage": store, "ivr.practice": True}  # kept nowhere, counted nowhere
     if at:
         environ["ivr.now"] = at
-    return functools.partial(client_post(current_app.test_client()), environ=environ)
+    post = functools.partial(client_post(current_app.test_client()), environ=environ)
+    # Each post in a context of its own: Flask would otherwise reuse this request's app context,
+    # and its `g` (the step, the call's state) would pass between the practice call's requests
+    # and back into this one, where the metrics would count a practice step as a real one.
+    return lambda *args, **kwargs: contextvars.Context().run(post, *args, **kwargs)
 
 
 def _act(phone: Phone, action: str, body: dict) -> dict:
@@ -232,8 +242,8 @@ def _held_time(at) -> tuple[str | None, datetime | None]:
     if at in (None, ""):
         return None, None
     try:
-        return str(at), fixed_now(str(at))
-    except SettingsError:
+        return str(at), _in_range(fixed_now(str(at)))
+    except (SettingsError, SimulatorError):
         raise SimulatorError("That call's time is not a time; place a new call.") from None
 
 
@@ -248,7 +258,7 @@ def _moment(flow: Flow, choice: str, custom: str) -> tuple[str | None, str]:
             when = datetime.fromisoformat(custom)
         except ValueError:
             raise SimulatorError("Pick a date and time for the call, like 2026-12-24T21:00.") from None
-        when = when if when.tzinfo else when.replace(tzinfo=zone)
+        when = _in_range(when if when.tzinfo else when.replace(tzinfo=zone))
     elif choice in ("after_hours", "holiday"):
         if flow.hours is None:
             raise SimulatorError("call_flows.yaml sets no hours, so the desk is never closed; "
@@ -257,6 +267,17 @@ def _moment(flow: Flow, choice: str, custom: str) -> tuple[str | None, str]:
     else:
         raise SimulatorError(f"'{choice}' is not a time choice; use now, after_hours, holiday or at.")
     return when.isoformat(), _describe(flow, when)
+
+
+YEARS = range(1970, 3000)  # near year 1 or 9999, a time zone's offset runs off the calendar
+
+
+def _in_range(when: datetime) -> datetime:
+    """A chosen time the line can place a call at (years 1970-2999)."""
+    if when.year not in YEARS:
+        raise SimulatorError(f"Pick a year from {YEARS.start} to {YEARS.stop - 1}; {when.year} is off the "
+                             "line's calendar.")
+    return when
 
 
 def _after_hours(flow: Flow, base: datetime) -> datetime:
@@ -333,7 +354,7 @@ def _waiting(flow: Flow, phone: Phone) -> list[dict]:
 def _ringing(flow: Flow, item: Heard) -> str:
     """'Ringing counselor desk: +1555..., for 25 seconds, screened'."""
     group = _state_of(item.extra.get("action") or "").get("g", "")
-    name = f"counselor {group}" if group else "the counselor line"
+    name = "the crisis line" if group == call.CRISIS_GROUP else f"counselor {group}" if group else "the counselor line"
     screened = "; screened: the counselor hears who is calling and presses 1 to take it" if item.screened else ""
     return (f"Ringing {name} ({', '.join(item.numbers)}) for {item.extra.get('timeout') or '?'} "
             f"seconds{screened}.")
@@ -346,8 +367,10 @@ def _where(flow: Flow, phone: Phone) -> dict:
     state = _state_of(_pending_url(phone))
     if phone.waiting == "dial":
         group = state.get("g", "")
-        return {"node": state.get("n"), "graph": node_id("g_" + group) if group in flow.groups else "counselor",
-                "label": f"Ringing counselor {group}."}
+        graph = node_id("g_" + group) if group in flow.groups else \
+            "crisis_line" if group == call.CRISIS_GROUP else "counselor"
+        return {"node": state.get("n"), "graph": graph,
+                "label": "Ringing the crisis line." if group == call.CRISIS_GROUP else f"Ringing counselor {group}."}
     if phone.waiting == "record":
         return {"node": state.get("n"), "graph": "voicemail", "label": "Voicemail: recording a message."}
     if state.get("n") in PLACES:

@@ -1,8 +1,9 @@
 """Staff pages: the callback list (voicemails waiting for a call back), and marking one done.
 
 Plain HTML forms, no scripts and nothing from other sites. The list holds callers' numbers
-and recordings, which are health information: in production it sits behind
-IVR_STAFF_PASSWORD (security.staff_refusal, for every route here) and is never cached.
+and recordings, which are health information: it sits behind staff accounts
+(security.staff_refusal, for every route here), is never cached, and every view, listen and
+change is written to the audit trail (ivr.audit) before it happens.
 """
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ import hmac
 import logging
 from datetime import datetime, tzinfo
 
-from flask import Blueprint, Response, current_app, redirect, render_template_string, request, url_for
+from flask import Blueprint, Response, current_app, g, redirect, render_template_string, request, url_for
 
-from ivr import db
-from ivr.security import staff_refusal
+from ivr import audit, db
+from ivr.security import RECORDING, staff_headers, staff_refusal
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 bp.before_request(staff_refusal)  # one gate for every staff route, present and future
+bp.after_request(staff_headers)
 log = logging.getLogger("ivr.staff")
 
 STATUS_WORDS = {"new": "New", "called_back": "Called back", "closed": "Closed"}
@@ -42,7 +44,7 @@ def callback_view(row: dict, zone: tzinfo) -> dict:
         "id": row["id"], "when": when.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
         "caller": row["caller"] or "", "lang": row["lang"] or "",
         "path": " > ".join(p for p in (row["path"] or "").split(".") if p),
-        "recording": url if url.startswith("https://") else "",  # only Twilio's https links
+        "recording": url if RECORDING.fullmatch(url) else "",  # only Twilio's own recording links
         "length": f"{seconds}s" if seconds is not None else "",
         "status": row["status"],
         "status_words": STATUS_WORDS.get(row["status"]) or CALL_WORDS.get(row["status"], row["status"]),
@@ -71,6 +73,8 @@ button { font-size: 1rem; margin: .1rem 0; }
 </head>
 <body>
 <h1>Callbacks: {{ line }}</h1>
+{% if who and who != 'local' %}<form method="post" action="{{ url_for('sessions.logout') }}">
+<p>Signed in as {{ who }}. <button type="submit">Sign out</button></p></form>{% endif %}
 <p>Voicemail messages that wait for a call back, newest first. Times are the desk's local
 time ({{ zone }}). Callers' numbers and recordings are health information: call back from a
 helpline phone, and share them with nobody outside the team.</p>
@@ -125,7 +129,7 @@ def _page(rows, status: int = 200, zone: tzinfo | None = None, **extra) -> Respo
     flow = current_app.extensions["ivr.store"].current()
     from ivr.twilio_api import for_app
     html = render_template_string(
-        PAGE, rows=rows, statuses=STATUS_WORDS, token=form_token, line=flow.name,
+        PAGE, rows=rows, statuses=STATUS_WORDS, token=form_token, line=flow.name, who=g.get("staff"),
         zone=str(zone or desk_zone(flow)), twilio_off=for_app(current_app, flow).off, **extra)
     return Response(html, status, {"Cache-Control": "no-store"}, mimetype="text/html")
 
@@ -139,6 +143,8 @@ def callbacks():
         return _page([], 503, shown=shown, problem=(
             "The callback list can't be read right now: the database is unreachable. "
             "Check that it is running and that DATABASE_URL points at it, then reload this page."))
+    if not _audited("view callbacks", f"{len(rows)} shown" + (f", status {shown}" if shown else "")):
+        return _page([], 503, shown=shown, problem=_NOT_AUDITED)
     zone = desk_zone(current_app.extensions["ivr.store"].current())
     done = request.args.get("done", "")
     done = f"Callback {done} is saved." if done.isdigit() else ""
@@ -159,7 +165,7 @@ def mark(callback_id: int):
     """Mark one callback request called back, closed, or new again."""
     # The browser sends the staff password with any form, even one another site made it post;
     # a closed callback is a caller nobody rings back, so only our own page's forms count.
-    if not hmac.compare_digest(request.form.get("token", ""), form_token(callback_id)):
+    if not hmac.compare_digest(request.form.get("token", "").encode(), form_token(callback_id).encode()):
         log.warning("refused a callback change without the page's token (callback %d)", callback_id)
         return _page([], 403, problem="This change did not come from the callback page, so it was "
                      "not saved. Reload the list and use its buttons.")
@@ -167,6 +173,8 @@ def mark(callback_id: int):
     if status not in STATUS_WORDS:
         return _page([], 400, problem=f"'{status}' is not a status; choose "
                      + ", ".join(STATUS_WORDS.values()) + ".")
+    if not _audited("status", f"callback {callback_id} marked {status}"):
+        return _page([], 503, problem=_NOT_AUDITED)
     found = current_app.extensions["ivr.db"].attempt(
         "mark a callback", db.set_callback_status, callback_id, status)
     if found is None:
@@ -177,6 +185,20 @@ def mark(callback_id: int):
                      "it may have been purged. Reload the list.")
     log.info("callback %d marked %s", callback_id, status)
     return redirect(url_for("staff.callbacks", done=callback_id), 303)
+
+
+_NOT_AUDITED = ("The audit trail can't be written right now (the database is unreachable), so nothing is "
+                "shown or changed. Try again in a minute.")
+
+
+def _audited(action: str, what: str) -> bool:
+    """Write the audit entry first: what cannot be recorded is not shown or done."""
+    try:
+        audit.here(action, what)
+        return True
+    except Exception:
+        log.exception("could not write the audit trail (%s)", action)
+        return False
 
 
 INDEX = """<!doctype html>

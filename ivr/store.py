@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ivr import metrics
 from ivr.flow import Flow, check_flow
+from ivr.privacy import redact
 from ivr.problem import FlowError
 
 log = logging.getLogger("ivr.store")
@@ -115,7 +116,8 @@ class FlowStore:
             flow, problems = check_flow(self.path)
             self._loaded = time.thread_time() - started
         if flow is None:
-            self.error = [str(p) for p in problems if p.is_error]
+            # /healthz shows these to anyone: a counselor's number in a bad line is redacted.
+            self.error = [redact(str(p)) for p in problems if p.is_error]
             self.error_at = time.time()
             metrics.reloaded(False)
             log.error("flow edit refused (worker %d); still serving version %s: %s", os.getpid(),

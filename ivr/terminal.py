@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 import click
 import phonenumbers
 
+from ivr.call import CRISIS_GROUP
 from ivr.flow import KEYS
 from ivr.phone import Heard, Phone, client_post
 
@@ -160,7 +161,8 @@ class Terminal:
         group = query.get("g", ["?"])[0]
         numbers = ", ".join(_pretty(n) for n in item.numbers)
         screened = " (screened)" if item.screened else ""
-        return f"Ringing counselor {group}: {numbers}{screened}, for {item.extra.get('timeout')} s"
+        name = "the crisis line" if group == CRISIS_GROUP else f"counselor {group}"
+        return f"Ringing {name}: {numbers}{screened}, for {item.extra.get('timeout')} s"
 
 
 def _wrapped(lead: str, text: str, width: int = 100) -> str:

@@ -12,15 +12,16 @@ import time
 from datetime import datetime, timezone
 from functools import lru_cache, partial
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from flask import (Blueprint, Response, abort, current_app, g, jsonify, request,
                    send_from_directory, url_for)
 
-from ivr import call, db, twiml
+from ivr import call, db, legs, twiml
 from ivr.config import fixed_now
 from ivr.flow import Flow
 from ivr.privacy import caller_key
-from ivr.security import twilio_only
+from ivr.security import recording_link, twilio_only
 from ivr.twiml import fallback as fallback_twiml
 from ivr.twiml import render
 
@@ -155,9 +156,27 @@ def safe_twiml() -> str:
                           url_for("voice.fallback", step="after"))
 
 
+def _failed_call(flow: Flow) -> dict:
+    """The language (and crisis) of the call that failed: from our URL, or from the ErrorUrl
+    Twilio sends to the fallback (the URL that failed, which carries l= and x=)."""
+    params = {k: v for k, v in request.args.items() if k in ("l", "x")}
+    if "l" not in params:
+        failed_url = str(request.form.get("ErrorUrl") or "")[:2000]
+        query = parse_qs(urlsplit(failed_url).query)
+        params = {k: query[k][0] for k in ("l", "x") if query.get(k)}
+    out = {}
+    if params.get("l") in flow.languages:
+        out["l"] = params["l"]
+    if params.get("x") == "1":
+        out["x"] = "1"
+    return out
+
+
 def _flow_fallback(flow: Flow) -> str:
-    """The fallback from the last good flow: its apology, ringing every counselor group."""
-    lang = flow.languages[flow.default_language]
+    """The fallback from the last good flow: its apology in the caller's language, ringing every
+    counselor group."""
+    held = _failed_call(flow)
+    lang = flow.languages[held.get("l", flow.default_language)]
     try:
         group = flow.groups[flow.group_for(call.is_after_hours(flow, now()), lang.code)]
     except Exception:
@@ -168,7 +187,7 @@ def _flow_fallback(flow: Flow) -> str:
         seen = flow.groups.get(seen.then)
     text = flow.text(lang.code, flow.messages["fallback_sorry"]) or FALLBACK_TEXT
     return fallback_twiml(text, lang.voice, lang.speech, numbers[:10],
-                          url_for("voice.fallback", step="after"))
+                          url_for("voice.fallback", step="after", **held))
 
 
 @bp.errorhandler(Exception)
@@ -249,6 +268,9 @@ def dialed():
 @twilio_only
 def whisper():
     """What a counselor hears on answering: press 1 to take the call."""
+    parent = call_sid("ParentCallSid")
+    if parent and call_sid() and parent != call_sid():  # a leg our <Dial> rang: its "1" may count
+        storage().attempt("note a counselor's leg", legs.note, call_sid(), parent)
     return _answer(call.whisper(current_flow(), request.args), "whisper")
 
 
@@ -257,8 +279,11 @@ def whisper():
 def screened():
     """The counselor's key after the whisper: 1 takes the call, anything else declines."""
     reply = call.screened(request.form.get("Digits"))
-    parent = call_sid("ParentCallSid") or call.clean_sid(request.args.get("c"))
-    if reply.outcome == "accepted" and parent:
+    parent = call_sid("ParentCallSid")
+    carried = call.clean_sid(request.args.get("c"))
+    # Only a leg the line rang (and whispered to) for this very call can take it.
+    if (reply.outcome == "accepted" and parent and carried in ("", parent)
+            and storage().attempt("check a counselor's leg", legs.dialed, call_sid(), parent, default=False)):
         storage().attempt("note a screened answer", db.mark_accepted, parent)
     return _answer(reply, "dtmf")
 
@@ -270,14 +295,23 @@ def recorded():
     flow = current_flow()
     state = current_state()
     form = request.form
-    recording = call.clean_url(form.get("RecordingUrl"))
-    has_message = bool(recording) and not request.args.get("empty")
+    recording = recording_link(form.get("RecordingUrl"))
+    seconds = call.clean_count(form.get("RecordingDuration"), 86400)
+    # No link, or a recording with no length (0 s): nothing to call back about.
+    has_message = bool(recording) and not request.args.get("empty") and seconds != 0
+    stored = False
     if has_message:
-        storage().attempt(  # the CallSid lets an operator find a lost message in Twilio's console
+        stored = storage().attempt(  # the CallSid lets an operator find a lost message in Twilio's console
             f"store the callback request of CallSid {call_sid() or '-'}",
-            db.save_callback, call_sid(), _caller_number(), state.lang, ".".join(state.path),
-            recording, call.clean_count(form.get("RecordingDuration"), 86400))
-    return _answer(call.recorded(flow, state, has_message, now()), "record")
+            _store_callback, call_sid(), _caller_number(), state.lang, ".".join(state.path),
+            recording, seconds, default=False)
+    return _answer(call.recorded(flow, state, has_message, now(), stored=stored), "record")
+
+
+def _store_callback(engine, *args) -> bool:
+    """Store a callback request; True once the store has it (a failure raises)."""
+    db.save_callback(engine, *args)
+    return True
 
 
 def _caller_number() -> str:
@@ -291,13 +325,13 @@ def _caller_number() -> str:
 def recording():
     """Twilio's recording status callback: the finished recording's length."""
     form = request.form
-    recording = call.clean_url(form.get("RecordingUrl"))
+    recording = recording_link(form.get("RecordingUrl"))
     finished = form.get("RecordingStatus", "completed") == "completed"  # not "absent" (silent)
-    if finished and recording and call_sid():
+    seconds = call.clean_count(form.get("RecordingDuration"), 86400)
+    if finished and recording and call_sid() and seconds != 0:  # 0 s: no message to return
         state = current_state()
         storage().attempt(f"update the recording of CallSid {call_sid()}", db.recording_done,
-                          call_sid(), recording, call.clean_count(form.get("RecordingDuration"), 86400),
-                          state.lang, ".".join(state.path))
+                          call_sid(), recording, seconds, state.lang, ".".join(state.path))
     return Response("<Response/>", mimetype="text/xml")
 
 
@@ -329,7 +363,8 @@ def _fallback_message() -> str:
     """When the fallback's ring finds nobody: the voicemail notice, then a recording."""
     flow = getattr(current_app.extensions.get("ivr.store"), "flow", None)
     if flow is not None:
-        state = call.CallState(flow.start, flow.default_language)
+        held = _failed_call(flow)
+        state = call.CallState(flow.start, held.get("l", flow.default_language), crisis="x" in held)
         return render(call.voicemail(flow, state, now(), busy=True), flow, _url)
     return twiml.fallback_recording(url_for("voice.recorded"), url_for("voice.recorded", empty="1"))
 

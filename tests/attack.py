@@ -28,10 +28,18 @@ def webhook_paths(app) -> list[str]:
                   if "POST" in rule.methods and not rule.rule.startswith(NOT_WEBHOOKS))
 
 
+SIGN_IN = ("/staff/login", "/staff/logout")  # open to anyone: where staff sign in and out
+
+
 def staff_rules(app) -> list:
-    """Every route under /staff and /simulator."""
-    return sorted((rule for rule in app.url_map.iter_rules() if rule.rule.startswith(STAFF)),
-                  key=lambda rule: rule.rule)
+    """Every route under /staff and /simulator but the sign-in ones."""
+    return sorted((rule for rule in app.url_map.iter_rules()
+                   if rule.rule.startswith(STAFF) and rule.rule not in SIGN_IN), key=lambda rule: rule.rule)
+
+
+def gated_rules(app) -> list:
+    """Every staff-facing route: the staff pages, the browser phone and its API, and /metrics."""
+    return staff_rules(app) + [rule for rule in app.url_map.iter_rules() if rule.rule == "/metrics"]
 
 
 def twilio_form(**extra) -> dict:

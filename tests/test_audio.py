@@ -31,7 +31,7 @@ def test_a_recorded_prompt_is_played_instead_of_spoken(recorded, flow_dir):
     assert urlsplit(first.url).path == "/audio/en/welcome.wav"
     assert f"v={recorded.extensions['ivr.store'].flow.version}" in first.url
     assert "Thank you for calling" not in call.said()  # not said as well
-    assert "If this is an emergency" in call.said()  # the prompts not recorded are still spoken
+    assert "If someone may have overdosed" in call.said()  # the prompts not recorded are still spoken
 
 
 def test_the_recording_is_served_with_caching_headers(recorded, flow_dir):

@@ -4,13 +4,16 @@
 browser downloads are never used. IVR_UPDATE_SCREENSHOT=1 also refreshes docs/simulator.png.
 """
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from tests.attack import CALLER
 from tests.conftest import PUBLIC_URL, ROOT, TOKEN, WEEKDAY_MORNING, Server
+from tests.staffing import add_account
 
 pytestmark = pytest.mark.slow
 playwright = pytest.importorskip("playwright.sync_api")
@@ -19,7 +22,7 @@ expect = playwright.expect
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-STAFF = {"username": "staff", "password": "staff-pass"}
+STAFF = {"username": "maria", "password": "a long staff passphrase"}
 # Records what the page asks the browser to speak aloud (speechSynthesis makes no sound here).
 SPOKEN = """
 window.__spoken = [];
@@ -31,31 +34,51 @@ if (window.speechSynthesis) {
 
 @pytest.fixture(scope="module")
 def line(tmp_path_factory):
-    """The line in production mode behind a pretend TLS proxy: staff password, signed webhooks."""
+    """The line in production mode behind a pretend TLS proxy: a staff account, signed webhooks."""
     folder = tmp_path_factory.mktemp("browser")
-    server = Server({"DATABASE_URL": f"sqlite:///{folder / 'line.db'}", "IVR_CALL_FLOWS": str(ROOT / "call_flows.yaml"),
+    database = f"sqlite:///{folder / 'line.db'}"
+    add_account(database, STAFF["username"], STAFF["password"])
+    server = Server({"DATABASE_URL": database, "IVR_CALL_FLOWS": str(ROOT / "call_flows.yaml"),
                      "IVR_NOW": WEEKDAY_MORNING, "IVR_SECRET_KEY": "test-secret", "IVR_ENV": "production",
-                     "TWILIO_AUTH_TOKEN": TOKEN, "IVR_PUBLIC_URL": PUBLIC_URL,
-                     "IVR_STAFF_PASSWORD": STAFF["password"]}, folder / "gunicorn.log", workers=2)
+                     "TWILIO_AUTH_TOKEN": TOKEN, "IVR_PUBLIC_URL": PUBLIC_URL}, folder / "gunicorn.log", workers=2)
     yield server.start()
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium with a fresh profile (CI has it from `make test`)."""
+def chromium():
+    """Debian's Chromium, driven by Playwright (CI has it from `make test`)."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: `make test` installs it with apt-get install chromium")
         pytest.skip(f"{CHROMIUM} is missing; run `make test` (it installs Debian's chromium)")
-    profile = tempfile.mkdtemp(prefix="ivr-chromium-")
     with playwright.sync_playwright() as driver:
-        context = driver.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=ARGS,
-            viewport={"width": 1280, "height": 900}, http_credentials=STAFF, locale="en-US")
-        yield context
-        context.close()
+        yield driver.chromium
+
+
+@pytest.fixture(scope="module")
+def browser(chromium, line):
+    """Chromium with a fresh profile, signed in to the line as a staff member."""
+    profile = tempfile.mkdtemp(prefix="ivr-chromium-")
+    context = chromium.launch_persistent_context(
+        profile, executable_path=CHROMIUM, headless=True, args=ARGS,
+        viewport={"width": 1280, "height": 900}, locale="en-US")
+    page = context.new_page()
+    sign_in(page, line.base + "/simulator")
+    expect(page).to_have_url(line.base + "/simulator")
+    page.close()
+    yield context
+    context.close()
     shutil.rmtree(profile, ignore_errors=True)
+
+
+def sign_in(page, url: str) -> None:
+    """Open a staff page, land on the sign-in page, sign in."""
+    page.goto(url)
+    expect(page.get_by_role("heading", name="Recovery Helpline staff")).to_be_visible()
+    page.get_by_label("Name").fill(STAFF["username"])
+    page.get_by_label("Password").fill(STAFF["password"])
+    page.get_by_role("button", name="Sign in").click()
 
 
 @pytest.fixture
@@ -149,6 +172,44 @@ def test_choosing_espanol_starts_the_call_in_spanish(page):
     expect(first.locator("p")).to_have_attribute("lang", "es-US")
     expect(log).to_contain_text("For English, press 7.")
     assert page.outside == [] and page.problems == []
+
+
+def test_sign_in_to_the_callback_list_and_out_again(chromium, line, tmp_path):
+    call = line.phone(auth_token=TOKEN, caller=CALLER)  # a caller leaves a message first
+    call.dial_in()
+    call.press("0")
+    call.ring_ends("no-answer")
+    call.ring_ends("busy")
+    call.stay_silent()
+    call.leave_message(20)
+    context = chromium.launch_persistent_context(
+        str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS, locale="en-US")
+    page = context.pages[0] if context.pages else context.new_page()
+    problems = []
+    page.on("console", lambda message: "Content Security Policy" in message.text and problems.append(message.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(line.base + "/staff/callbacks")
+    expect(page).to_have_url(re.compile(r"/staff/login\?next="))
+    page.get_by_label("Name").fill(STAFF["username"])
+    page.get_by_label("Password").fill("not the passphrase")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("That name and password do not match an account.")
+    page.get_by_label("Password").fill(STAFF["password"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(line.base + "/staff/callbacks")
+    expect(page.get_by_role("heading", name="Callbacks: Recovery Helpline")).to_be_visible()
+    expect(page.get_by_role("link", name=CALLER)).to_have_attribute("href", f"tel:{CALLER}")
+    expect(page.get_by_text("Signed in as maria.")).to_be_visible()
+    (cookie,) = [c for c in context.cookies() if c["name"] == "ivr_staff"]
+    assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax" and cookie["expires"] == -1
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("status")).to_have_text("You are signed out.")
+    assert not [c for c in context.cookies() if c["name"] == "ivr_staff"]
+    page.goto(line.base + "/staff/callbacks")
+    expect(page).to_have_url(re.compile(r"/staff/login"))
+    assert CALLER not in page.content()
+    assert problems == []  # nothing the page's security policy refused
+    context.close()
 
 
 def _screenshot(page, path: Path) -> None:

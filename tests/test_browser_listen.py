@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import PUBLIC_URL, ROOT, TOKEN, WEEKDAY_MORNING, Server
 from tests.test_browser import ARGS, CHROMIUM, STAFF
+from tests.staffing import add_account
 from tests.test_callbacks import CALLER
 from tests.twilio_standin import ACCOUNT, StandIn, api_settings, with_audio
 
@@ -41,9 +42,11 @@ def twilio(certificate):
 @pytest.fixture(scope="module")
 def line(tmp_path_factory, twilio, certificate):
     folder = tmp_path_factory.mktemp("listen")
-    server = Server({"DATABASE_URL": f"sqlite:///{folder / 'line.db'}", "IVR_CALL_FLOWS": str(ROOT / "call_flows.yaml"),
+    database = f"sqlite:///{folder / 'line.db'}"
+    add_account(database, STAFF["username"], STAFF["password"])
+    server = Server({"DATABASE_URL": database, "IVR_CALL_FLOWS": str(ROOT / "call_flows.yaml"),
                      "IVR_NOW": WEEKDAY_MORNING, "IVR_SECRET_KEY": "test-secret", "IVR_ENV": "production",
-                     "IVR_PUBLIC_URL": PUBLIC_URL, "IVR_STAFF_PASSWORD": STAFF["password"],
+                     "IVR_PUBLIC_URL": PUBLIC_URL,
                      **api_settings(twilio, timeout="5"), "TWILIO_AUTH_TOKEN": TOKEN,
                      "REQUESTS_CA_BUNDLE": str(certificate[0])}, folder / "gunicorn.log", workers=2)
     yield server.start()
@@ -80,7 +83,10 @@ def test_the_callback_page_plays_a_message_through_the_line(line, twilio, browse
     page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(line.base + "/")
                else (outside.append(route.request.url), route.abort()))
     page.on("response", lambda r: "/recording" in r.url and answers.append((r.status, r.headers)))
-    page.goto(line.base + "/staff/callbacks")
+    page.goto(line.base + "/staff/callbacks")  # the sign-in page first
+    page.get_by_label("Name").fill(STAFF["username"])
+    page.get_by_label("Password").fill(STAFF["password"])
+    page.get_by_role("button", name="Sign in").click()
     audio = page.get_by_label("Message 1")
     expect(audio).to_have_attribute("src", "/staff/callbacks/1/recording")
     page.get_by_role("button", name="Call back #1 now").wait_for()

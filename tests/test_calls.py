@@ -3,7 +3,7 @@ import pytest
 
 from tests.conftest import CHRISTMAS, SUNDAY_3AM
 
-TOPICS = {"1": "detox", "2": "rehab", "3": "aftercare", "4": "choosing"}
+TOPICS = {"1": "detox", "2": "rehab", "3": "aftercare", "4": "mental_health", "5": "family"}
 
 
 def test_greeting_says_welcome_safety_and_counselor_key_before_the_menu(phone):
@@ -30,7 +30,7 @@ def test_each_topic_is_heard_in_full_then_its_menu(phone, app, key, topic):
     assert call.waiting == "gather"
 
 
-@pytest.mark.parametrize("path", [[], ["1"], ["1", "1"], ["2"], ["2", "1"], ["3"], ["3", "1"], ["4"], ["4", "1"]])
+@pytest.mark.parametrize("path", [[], ["1"], ["1", "1"], ["2"], ["2", "1"], ["2", "2"], ["3"], ["3", "1"], ["4"], ["5"], ["5", "1"]])
 def test_zero_reaches_a_counselor_from_every_menu(phone, path):
     call = phone()
     call.dial_in()
@@ -68,7 +68,7 @@ def test_wrong_keys_get_an_apology_then_a_counselor(phone):
     call = phone()
     call.dial_in()
     start = len(call.heard)
-    call.press("5")
+    call.press("6")
     assert "isn't one of the choices" in call.said(start)
     assert "To learn about detox, press 1" in call.said(start)
     call.press("#")

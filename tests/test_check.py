@@ -51,8 +51,8 @@ BROKEN = {
     "unknown target": ('"1": detox_withdrawal', '"1": detox_withdrawl', None,
                        "menu 'detox', key 1 goes to 'detox_withdrawl', which is not defined "
                        "(did you mean 'detox_withdrawal'?).", 1),
-    "unreachable menu": ('      "1": mental_health\n', '      "2": welcome\n', '  mental_health:',
-                         "warning: menu 'mental_health' cannot be reached: no key leads to it from 'welcome'. "
+    "unreachable menu": ('      "5": family\n', '', '  family:',
+                         "warning: menu 'family' cannot be reached: no key leads to it from 'welcome'. "
                          "Add an option for it, or remove it.", 0),
     "dead end": ('    words: {en: [mental health], es: [salud mental]}\n    options:\n      "9": welcome\n',
                  '    words: {en: [mental health], es: [salud mental]}\n    options:\n      "0": counselor\n',
@@ -69,14 +69,14 @@ BROKEN = {
                           "menu 'detox' uses key * for 'detox_withdrawal', but * repeats in every menu; "
                           "pick another key.", 1),
     "language key reused in the start menu": (
-        '      "4": choosing\n', '      "4": choosing\n      "8": rehab\n', '      "8": rehab',
+        '      "4": mental_health\n', '      "4": mental_health\n      "8": rehab\n', '      "8": rehab',
         "menu 'welcome' uses key 8 for 'rehab', but 8 chooses language 'es' in the greeting; pick another key.", 1),
     "language key that is the counselor key": (
         '      key: "8"', '      key: "0"', None,
         "language 'es' is chosen with key 0, but 0 reaches a counselor in the greeting; pick another key.", 1),
-    "more than five options": ('      "4": choosing\n', '      "4": choosing\n      "5": rehab\n      "6": aftercare\n',
+    "more than five options": ('      "5": family\n', '      "5": family\n      "6": rehab\n',
                                '    options:\n      "1": detox\n',
-                               "warning: menu 'welcome' has 7 options; callers remember five at most. "
+                               "warning: menu 'welcome' has 6 options besides 0; callers remember five at most. "
                                "Consider splitting it.", 0),
     "missing prompt file": ('    say: rehab_menu', '    say: rehab_menus', None,
                             "prompt 'rehab_menus' has no file prompts/en/rehab_menus.txt; create it with the "
@@ -159,9 +159,10 @@ def test_each_kind_of_problem_is_named_at_its_line(flow_dir, runner, kind):
 
 
 @pytest.mark.parametrize("damage,message", [
-    ("missing", "prompt 'safety' has no file prompts/es/safety.txt; create it with the words to say."),
+    ("missing", "prompt 'safety' has no file prompts/es/safety.txt; create it with the words to say "
+                "(did you mean 'safety_short'?)."),
     ("empty", "prompts/es/safety.txt is empty; write the words to say."),
-    ("long", "prompts/es/safety.txt has 5000 characters; Twilio says at most 4000 in one go. "
+    ("long", "prompts/es/safety.txt has 5000 characters; Twilio's Polly voices say at most 3000 in one go. "
              "Split it into two prompts."),
 ])
 def test_prompt_files_missing_empty_or_too_long(flow_dir, runner, damage, message):
@@ -169,7 +170,7 @@ def test_prompt_files_missing_empty_or_too_long(flow_dir, runner, damage, messag
     if damage == "missing":
         prompt.unlink()
     else:
-        prompt.write_text("" if damage == "empty" else "palabra." * 625)
+        prompt.write_text("" if damage == "empty" else "palabra." * 625)  # 5,000 characters
     path = flow_dir / "call_flows.yaml"
     line = line_of(path.read_text(), "    intro: [welcome, safety]")
     result = runner.invoke(main, ["check", str(path)])
@@ -210,8 +211,8 @@ def test_shipped_file_checks_clean_with_a_summary(runner):
     out = result.output
     assert "warning" not in out
     assert "call_flows.yaml: ok; the line will take this file." in out
-    assert "  menus       9, starting at 'welcome'" in out
-    assert "  prompts     58 (29 per language)" in out
+    assert "  menus       10, starting at 'welcome'" in out
+    assert "  prompts     74 (37 per language)" in out
     assert "en (en-US, Polly.Joanna-Neural), es (es-US, Polly.Lupe-Neural)" in out
     assert "  longest     prompts/" in out
     assert "every caller is told how to reach one within 1 keypress and" in out

@@ -36,7 +36,8 @@ def test_caller_learns_the_counselor_key_within_15_seconds(phone, lang, phrase):
 def test_main_menu_names_each_option_before_its_key(lang, word):
     text = FLOW.text(lang, "main_menu")
     sentences = [s for s in re.split(r"(?<=\.)\s+", text) if s]
-    assert len(sentences) <= 5
+    # Five choices at most; 0 (a counselor) is the same in every menu and said in the welcome.
+    assert len([s for s in sentences if f"{word} 0." not in s]) <= 5
     for sentence in sentences:
         assert re.search(rf"^\w.*, {word} \d\.$", sentence), sentence
     keys = re.findall(rf"{word} (\d)", text)

@@ -81,11 +81,12 @@ def silent_then_hangs_up_while_ringing(call, line):
 
 def choosing_repeat_wrong_key(call, line):
     call.dial_in()
-    call.press("4")
+    call.press("5")
+    call.press("1")
     call.press("*")
     call.press("5")
     call.hang_up()
-    return dict(topics=["choosing"], hung_up=TITLE["choosing"])
+    return dict(topics=["family", "choosing"], hung_up=TITLE["choosing"])
 
 
 def still_listening_to_detox(call, line):

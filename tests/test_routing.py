@@ -14,7 +14,8 @@ ON_CALL = ("+15555550120",)
 CALLER = "+15551239876"
 # Every menu, with the keys that reach it from the greeting.
 PATHS = {"detox": "1", "detox_withdrawal": "11", "rehab": "2", "rehab_detail": "21",
-         "aftercare": "3", "aftercare_detail": "31", "choosing": "4", "mental_health": "41"}
+         "aftercare": "3", "aftercare_detail": "31", "mental_health": "4", "family": "5",
+         "choosing": "51"}
 
 
 def edited_line(flow_dir, settings, old: str, new: str, when: str = WEEKDAY_MORNING):

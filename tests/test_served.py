@@ -24,7 +24,7 @@ def line(tmp_path_factory):
 
 MENU_PATHS = {"welcome": [], "detox": ["1"], "detox_withdrawal": ["1", "1"], "rehab": ["2"],
               "rehab_detail": ["2", "1"], "aftercare": ["3"], "aftercare_detail": ["3", "1"],
-              "choosing": ["4"], "mental_health": ["4", "1"]}
+              "mental_health": ["4"], "family": ["5"], "choosing": ["5", "1"]}
 
 
 def _reach(line, menu):

@@ -79,14 +79,15 @@ def test_the_words_shown_are_exactly_the_twiml_twilio_gets(client):
 def test_after_hours_and_holiday_reach_the_line_per_call(client, flow):
     data = step(client, {"do": "call", "when": "after_hours", "lang": "en"})
     assert "Tuesday 01 December 2026, 20:00" in data["when"] and "closed" in data["when"]
-    assert [l["prompt"] for l in said(data)][2] == "after_hours"
-    assert "It opens again tomorrow at 8 AM" in said(data)[2]["text"]
+    # The safety notice before the hours, so it is heard within 20 s after hours too.
+    assert [l["prompt"] for l in said(data)][2:4] == ["safety", "after_hours"]
+    assert "It opens again tomorrow at 8 AM" in said(data)[3]["text"]
     data = step(client, {"do": "press", "keys": "0", "call": data["call"]})
     assert "counselor on_call (+15555550120)" in [l for l in data["lines"] if l["kind"] == "dial"][0]["text"]
 
     data = step(client, {"do": "call", "when": "holiday", "lang": "es"})
     assert data["when"].startswith("Friday 25 December 2026, 10:00")
-    assert [l["prompt"] for l in said(data)][:3] == ["welcome", "language_offer", "after_hours"]
+    assert [l["prompt"] for l in said(data)][:4] == ["welcome", "language_offer", "safety", "after_hours"]
     assert said(data)[0]["lang"] == "es-US"
 
     data = step(client, {"do": "call", "when": "at", "at": "2026-12-05T12:30", "lang": "en"})
@@ -109,14 +110,14 @@ def test_voicemail_message_and_back_to_guidance(client, flow):
     data = step(client, {"do": "call", "when": "now", "lang": "en"})
     for action in ("press", "no_answer", "no_answer"):
         data = step(client, {"do": action, "keys": "0", "call": data["call"]})
-    assert [l["prompt"] for l in said(data)] == ["counselors_busy", "voicemail_intro"]
+    assert [l["prompt"] for l in said(data)] == ["counselors_busy", "safety_short", "voicemail_intro"]
     assert data["where"]["graph"] == "voicemail"
     data = step(client, {"do": "silence", "call": data["call"]})
     assert data["waiting"] == "record" and data["lines"][-1]["kind"] == "record"
     data = step(client, {"do": "message", "call": data["call"]})
-    assert [l["prompt"] for l in said(data)] == ["message_saved"]
+    assert [l["prompt"] for l in said(data)] == ["message_saved", "safety_short"]
     data = step(client, {"do": "press", "keys": "9", "call": data["call"]})
-    assert said(data)[0]["prompt"] == "welcome"
+    assert [l["prompt"] for l in said(data)] == ["main_menu"]  # the choices, not the whole greeting
     data = step(client, {"do": "hang_up", "call": data["call"]})
     assert data["call"] is None and data["lines"] == [{"kind": "you", "text": "You hang up."}]
 

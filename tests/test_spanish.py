@@ -9,7 +9,7 @@ from ivr.phone import Phone, client_post
 from tests.conftest import SUNDAY_3AM
 
 TOPICS = {"1": ("detox", "detox_withdrawal"), "2": ("rehab", "rehab_detail"),
-          "3": ("aftercare", "aftercare_detail"), "4": ("choosing", "mental_health")}
+          "3": ("aftercare", "aftercare_detail"), "5": ("family", "choosing")}
 
 
 def english_texts(flow) -> set:
@@ -51,7 +51,7 @@ def test_every_topic_its_menu_and_the_transfer_are_in_spanish(phone, flow, key, 
     call.press("0")
     said = in_spanish(call, start, flow)
     topic, detail = topics
-    for prompt in (topic, flow.menus[topic].say[0], detail, "detail_menu", "connecting"):
+    for prompt in (topic, flow.menus[topic].say[0], detail, flow.menus[detail].say[0], "connecting"):
         assert flow.text("es", prompt) in said, prompt
     assert call.waiting == "dial"
 
@@ -162,8 +162,9 @@ def test_the_counselor_hears_that_a_caller_chose_spanish_before_pressing_1(phone
     call.press("1")  # detox, in Spanish
     call.press("0")
     whisper = call.counselor_answers("1")
-    # Spoken to the counselor in the line's first language, never the caller's number.
+    # Spoken to the counselor in the caller's language, then the line's first; never the caller's number.
     assert [(w.text, w.lang) for w in whisper] == [
+        ("Llamada de Recovery Helpline, sobre detox. Oprima 1 para atenderla.", "es-US"),
         ("Recovery Helpline call, about detox, in Spanish. Press 1 to take it.", "en-US")]
     whisper_url = call.requests[-2][0]  # the request Twilio makes on the counselor's leg
     assert "/voice/whisper?" in whisper_url and "l=es" in whisper_url
@@ -183,7 +184,7 @@ def test_without_a_name_the_whisper_uses_the_first_word_that_chooses_the_languag
     call = Phone(client_post(app.test_client()))
     choose_spanish(call)
     call.press("0")
-    assert call.counselor_answers("1")[0].text == "Recovery Helpline call, in Español. Press 1 to take it."
+    assert call.counselor_answers("1")[-1].text == "Recovery Helpline call, in Español. Press 1 to take it."
 
 
 def test_check_warns_when_the_whisper_lost_the_language_and_the_line_still_works(flow_dir, runner, settings):
@@ -196,4 +197,4 @@ def test_check_warns_when_the_whisper_lost_the_language_and_the_line_still_works
     call = Phone(client_post(create_app({**settings, "IVR_CALL_FLOWS": str(path)}).test_client()))
     choose_spanish(call)
     call.press("0")
-    assert call.counselor_answers("1")[0].text == "Recovery Helpline call. Press 1 to take it."
+    assert call.counselor_answers("1")[-1].text == "Recovery Helpline call. Press 1 to take it."

@@ -11,7 +11,7 @@ import pytest
 
 from ivr import create_app
 from ivr.config import PRODUCTION_NEEDS, SettingsError
-from tests.attack import fill, staff_rules
+from tests.attack import fill, gated_rules, staff_rules
 from tests.conftest import PUBLIC_URL, ROOT, TOKEN, free_port
 
 PASSWORD = "correct horse battery staple"
@@ -89,15 +89,15 @@ def test_there_is_a_staff_index_listing_the_staff_pages(settings):
             assert f'href="{rule.rule}"' in page
 
 
-def test_every_staff_page_needs_the_password_in_production(production_app):
+def test_every_staff_page_needs_an_account_in_production(production_app):
+    """IVR_STAFF_PASSWORD became the account 'staff' (the migration path); nothing else gets in."""
     client = production_app.test_client()
-    rules = staff_rules(production_app)
-    assert rules, "no staff pages to protect"
+    rules = gated_rules(production_app)
+    assert len(rules) > len(staff_rules(production_app)) > 3, "no staff pages to protect"
     for rule in rules:
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             path = fill(rule)
-            for headers in ({}, _basic("wrong"), _basic(""), _basic(PASSWORD + " "),
-                            {"Authorization": "Bearer " + PASSWORD}):
+            for headers in ({}, {"Authorization": "Bearer " + PASSWORD}, {"Cookie": "ivr_staff=forged"}):
                 refused = client.open(path, method=method, headers=headers)
                 assert refused.status_code == 401, (method, path, headers)
                 assert refused.headers["WWW-Authenticate"].startswith("Basic")
@@ -107,13 +107,22 @@ def test_every_staff_page_needs_the_password_in_production(production_app):
                 assert allowed.status_code == 200, path
 
 
-def test_staff_pages_stay_locked_in_production_when_no_password_is_set(settings):
+@pytest.mark.parametrize("headers", [_basic("wrong"), _basic(""), _basic(PASSWORD + " "),
+                                     _basic(PASSWORD, "someone")])
+def test_a_wrong_name_or_password_is_refused(production_app, headers):
+    refused = production_app.test_client().get("/staff/callbacks", headers=headers)
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Basic")
+    assert "do not match" in refused.get_data(as_text=True)
+
+
+def test_staff_pages_stay_locked_in_production_when_there_is_no_account(settings):
     app = create_app({**settings, **PRODUCTION, "IVR_STAFF_PASSWORD": None})
     client = app.test_client()
-    for rule in staff_rules(app):
-        for headers in ({}, _basic(""), _basic("None"), _basic("anything")):
-            assert client.open(fill(rule), method=sorted(rule.methods - {"HEAD", "OPTIONS"})[0],
-                               headers=headers).status_code == 401
+    for rule in gated_rules(app):
+        refused = client.open(fill(rule), method=sorted(rule.methods - {"HEAD", "OPTIONS"})[0])
+        assert refused.status_code == 401 and "no staff account yet" in refused.get_data(as_text=True)
+    for headers in (_basic(""), _basic("None"), _basic("anything", "staff")):
+        assert client.get("/staff/callbacks", headers=headers).status_code == 401
 
 
 @pytest.mark.slow

@@ -29,7 +29,7 @@ def test_in_hours_scripted_call_reaches_the_desk_and_a_counselor_takes_it(runner
     assert "Ringing counselor desk: +1 555-555-0100, +1 555-555-0101 (screened), for 25 s" in out
     assert "> ringing: a = a counselor answers and presses 1" in out
     assert "counselor hears: Recovery Helpline call, about detox. Press 1 to take it." in out
-    assert out.index("Thank you for calling the Recovery Helpline. Take care of yourself") > out.index("counselor presses 1")
+    assert out.index("Thank you for calling the Recovery Helpline; please take care of yourself") > out.index("counselor presses 1")
     assert lines[-2:] == ["(the line hangs up)", "-- the call has ended --"]
     assert all(len(line) <= 100 for line in lines if line.startswith("[") or line.startswith(" " * 8))
 

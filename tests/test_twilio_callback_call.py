@@ -11,9 +11,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ivr import create_app, db
+from ivr import accounts, audit, create_app, db
 from tests.attack import CALLER, number_forms_in, signature
 from tests.conftest import PUBLIC_URL, TOKEN
+from tests.staffing import PASSWORD
 from tests.test_callbacks import add_callback
 from tests.twilio_standin import ACCOUNT, LINE_NUMBER, api_settings, standin  # noqa: F401
 
@@ -111,6 +112,31 @@ def test_call_back_now_rings_staff_from_the_helpline_then_dials_the_caller(line,
     twilio.post(created["StatusCallback"], CallStatus="completed", CallDuration="360")
     assert status_of(line, waiting) == "talked"  # the staff leg's end changes nothing now
     assert "<td>Talked</td>" in client.get("/staff/callbacks").get_data(as_text=True)
+
+
+def test_an_empty_phone_field_rings_the_staff_member_s_own_phone(line, standin, waiting):
+    engine = line.extensions["ivr.db"].engine
+    accounts.add(engine, "maria", PASSWORD, "+15552220101")
+    accounts.add(engine, "sam", PASSWORD)
+    maria = line.test_client()
+    token = page_form_as(maria, waiting, ("maria", PASSWORD))
+    started = maria.post(f"/staff/callbacks/{waiting}/call", data={"token": token, "phone": ""},
+                         auth=("maria", PASSWORD))
+    assert started.status_code == 303 and standin.calls[0]["To"] == "+15552220101"
+    assert ("maria", "call back", f"callback {waiting}") in [
+        (e["who"], e["action"], e["what"]) for e in audit.entries(engine)]
+    sam = line.test_client()
+    token = page_form_as(sam, waiting, ("sam", PASSWORD))
+    refused = sam.post(f"/staff/callbacks/{waiting}/call", data={"token": token, "phone": ""}, auth=("sam", PASSWORD))
+    assert refused.status_code == 400 and "Type the phone you want to be rung on" in refused.get_data(as_text=True)
+    assert len(standin.calls) == 1
+
+
+def page_form_as(client, callback_id: int, auth: tuple) -> str:
+    """The call-back form's token for one request, read off the page by a signed-in staff member."""
+    html = client.get("/staff/callbacks", auth=auth).get_data(as_text=True)
+    form = html[html.index(f'action="/staff/callbacks/{callback_id}/call"'):]
+    return re.search(r'name="token" value="([0-9a-f]+)"', form).group(1)
 
 
 def test_a_caller_who_does_not_answer_is_marked_no_answer(line, standin, waiting):

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ivr import create_app, db
+from ivr import audit, create_app, db
 from ivr.cli import main
 from ivr.phone import Phone, client_post
 from tests.conftest import PUBLIC_URL, ROOT, TOKEN
@@ -54,9 +54,21 @@ def test_staff_hear_a_message_through_the_line_with_the_account_s_credentials(li
     assert heard.headers["Content-Type"].startswith("audio/") and heard.headers["Accept-Ranges"] == "bytes"
     assert heard.headers["Cache-Control"] == "no-store" and "Authorization" not in str(heard.headers)
     assert standin.operations() == ["FetchRecording.media"] and standin.problems == []
+    (entry,) = [e for e in audit.entries(line.extensions["ivr.db"].engine) if e["action"] == "listen"]
+    assert entry["what"] == f"callback {callback_id}"  # the audit trail names the callback, not the caller
     logged = "\n".join(r.getMessage() for r in caplog.records)
-    assert f"listened to the message of callback {callback_id}" in logged
     assert sid not in logged and CALLER not in logged
+
+
+def test_a_listen_the_audit_trail_cannot_record_is_not_played(line, standin, monkeypatch):
+    callback_id, _ = message(line, standin)
+
+    def down(*args, **kwargs):
+        raise ConnectionError("the store is down")
+    monkeypatch.setattr(audit, "record", down)
+    refused = line.test_client().get(f"/staff/callbacks/{callback_id}/recording")
+    assert refused.status_code == 503 and "audit trail can't be written" in refused.get_data(as_text=True)
+    assert standin.seen == []
 
 
 def test_a_range_request_gets_just_that_part(line, standin):

@@ -97,16 +97,21 @@ def test_rules_are_read_from_the_library():
 
 
 FLOW = load_flow(ROOT / "call_flows.yaml")
-NODES = list(FLOW.menus) + ["_voicemail", "_saved"]
+NODES = list(FLOW.menus) + ["_voicemail", "_saved", "_unsaved", "_crisis", "_lifeline"]
 INPUTS = [{"Digits": k} for k in "0123456789*#"] + [
     {"Digits": "12"}, {"SpeechResult": "counselor"}, {"SpeechResult": "repeat"},
-    {"SpeechResult": "español"}, {"SpeechResult": "detox"}, {"SpeechResult": "mumble"}, {}]
+    {"SpeechResult": "español"}, {"SpeechResult": "detox"}, {"SpeechResult": "mumble"},
+    {"SpeechResult": "he is not breathing"}, {"SpeechResult": "quiero morir"}, {}]
 
 
 def _every_request():
     """Every (path, form) the shipped tree can receive from Twilio, with its kind."""
     yield "/voice", {}, "call"
     for node, lang, tries in itertools.product(NODES, FLOW.languages, range(FLOW.tries)):
+        for crisis in ("", "&x=1"):
+            query = f"n={node}&l={lang}&t={tries}&p=welcome{crisis}"
+            for given in INPUTS:
+                yield f"/voice/answer?{query}", given, "call"
         query = f"n={node}&l={lang}&t={tries}&p=welcome"
         for given in INPUTS:
             yield f"/voice/answer?{query}", given, "call"
@@ -118,8 +123,12 @@ def _every_request():
         for index, status in itertools.product(range(len(ring.numbers)),
                                                ["completed", "busy", "no-answer", "failed", "canceled"]):
             yield f"/voice/dialed?n=detox&l=en&g={group}&i={index}", {"DialCallStatus": status}, "call"
+            yield f"/voice/dialed?n=detox&l=es&x=1&g={group}&i={index}", {"DialCallStatus": status}, "call"
+    for status in ["completed", "busy", "no-answer", "failed", "canceled"]:
+        yield "/voice/dialed?n=detox&l=es&x=1&g=_crisis_line&i=0", {"DialCallStatus": status}, "call"
     for node in FLOW.menus:
         yield f"/voice/whisper?n={node}", {}, "whisper"
+        yield f"/voice/whisper?n={node}&l=es&x=1", {}, "whisper"
     for key in ["1", "2", ""]:
         yield "/voice/screened?n=detox", {"Digits": key}, "whisper"
     yield "/fallback", {}, "call"
