@@ -205,13 +205,13 @@ def test_purge_deletes_recordings_at_twilio_then_rows_and_retries_what_failed(st
     assert "Deleted 2 recordings at Twilio (1 of them Twilio no longer had)." in first.stdout
     assert "Deleted 2 callbacks" in first.stdout
     assert f"Callback #{failing} kept: Twilio refused to delete recording {failing_sid}: HTTP 500" in first.stderr
-    assert "1 callback request(s) remain" in first.stderr and "run `ivr purge` again" in first.stderr
+    assert "1 callback request remains" in first.stderr and "run `ivr purge` again" in first.stderr
     assert sorted(r["id"] for r in db.list_callbacks(engine)) == sorted([failing, recent])
     assert set(standin.recordings) == {failing_sid, recent_sid}
 
     again = purge(runner, url, standin, "--older-than", "30")
     assert again.exit_code == 0, again.output
-    assert "Deleted 1 recordings at Twilio." in again.stdout and "Deleted 1 callbacks" in again.stdout
+    assert "Deleted 1 recording at Twilio." in again.stdout and "Deleted 1 callback," in again.stdout
     assert [r["id"] for r in db.list_callbacks(engine)] == [recent] and set(standin.recordings) == {recent_sid}
     deletes = [s.path for s in standin.seen if s.operation == "DeleteRecording"]
     assert len(deletes) == 4 and all(f"/Accounts/{ACCOUNT}/Recordings/RE" in p for p in deletes)
@@ -249,7 +249,7 @@ def test_purge_older_than_0_takes_everything_up_to_now(store, standin, runner):
     just_now, sid = old_message(engine, standin, days=0)
     result = purge(runner, url, standin, "--older-than", "0")
     assert result.exit_code == 0, result.output
-    assert "Deleted 1 recordings at Twilio." in result.stdout and db.list_callbacks(engine) == []
+    assert "Deleted 1 recording at Twilio." in result.stdout and db.list_callbacks(engine) == []
     assert sid not in standin.recordings
 
 
