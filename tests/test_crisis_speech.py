@@ -28,7 +28,7 @@ ORDINARY = {
     "en": ["my son is in rehab", "help", "detox", "I need help with detox", "I can't sleep",
            "I can't afford rehab", "how long does detox take", "I relapsed last week", "main menu"],
     "es": ["mi hijo está en rehabilitación", "ayuda", "desintoxicación", "no puedo dormir",
-           "cuánto cuesta", "menú principal"],
+           "cuánto cuesta", "menú principal", "no vale la pena esperar"],
 }
 
 
