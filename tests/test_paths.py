@@ -1,0 +1,298 @@
+"""Paths through a call that no test walked until mutation testing (`make mutation`) showed it.
+
+Each test is a whole call through the real routes, as the caller or the counselor meets it:
+the counselor's side of screening, a mistake in one menu and another in the next, keys after
+a saved message, the Spanish apologies and goodbyes, and menu options staff may write.
+"""
+import xml.etree.ElementTree as ET
+from urllib.parse import urljoin
+
+import pytest
+
+from ivr import create_app
+from ivr.phone import Phone, client_post, sid
+from tests.test_spanish import choose_spanish, in_spanish
+
+DESK = ("+15555550100", "+15555550101")
+BACKUP = ("+15555550110",)
+
+
+def to_voicemail(call) -> None:
+    """Ask for a counselor, let both groups ring out: the voicemail notice."""
+    call.press("0")
+    call.ring_ends("no-answer")
+    call.ring_ends("no-answer")
+    assert call.waiting == "gather"
+
+
+def leave_a_message(call) -> None:
+    """The voicemail notice, then a message: "message saved"."""
+    to_voicemail(call)
+    call.stay_silent()
+    call.leave_message(20)
+    assert call.waiting == "gather"
+
+
+def counselor_leg(call, keys: str | None) -> list:
+    """The counselor's phone: answer the ring, hear the whisper, press keys (None: nothing).
+
+    Returns the verbs the counselor's leg gets after the whisper, as Twilio would run them.
+    """
+    number = call.pending.find("Number")
+    leg = {"CallSid": sid("CA"), "ParentCallSid": call.call_sid, "AccountSid": call.account,
+           "From": call.called, "To": number.text, "Direction": "outbound-dial", "CallStatus": "in-progress"}
+    url = urljoin(call.url, number.get("url"))
+    status, body = call.post(url, leg, {})
+    assert status == 200
+    verbs = list(ET.fromstring(body))
+    gather = verbs[0]
+    assert gather.tag == "Gather" and gather.get("input") == "dtmf"
+    if keys is None:  # no key: Twilio runs what follows the Gather
+        return verbs[1:]
+    status, body = call.post(urljoin(url, gather.get("action")), {**leg, "Digits": keys}, {})
+    assert status == 200
+    return list(ET.fromstring(body))
+
+
+# -- the counselor's side of screening ---------------------------------------------------------
+
+@pytest.mark.parametrize("keys", ["2", "9", "*", "11"])
+def test_a_counselor_who_declines_is_hung_up_on_and_the_caller_hears_the_next_ring(phone, keys):
+    call = phone()
+    call.dial_in()
+    call.press("0")
+    assert [v.tag for v in counselor_leg(call, keys)] == ["Hangup"]  # never bridged to the caller
+    start = len(call.heard)
+    call.ring_ends("completed", counselor_keys=keys)
+    assert "still trying to reach a counselor" in call.said(start)
+    assert call.waiting == "dial" and call.last_dial.numbers == BACKUP
+
+
+def test_a_counselor_who_presses_nothing_is_hung_up_on(phone):
+    call = phone()
+    call.dial_in()
+    call.press("0")
+    assert [v.tag for v in counselor_leg(call, None)] == ["Hangup"]
+
+
+def test_a_counselor_who_presses_1_is_bridged_and_the_caller_hears_goodbye_at_the_end(phone, flow):
+    call = phone()
+    call.dial_in()
+    call.press("0")
+    assert counselor_leg(call, "1") == []  # an empty answer: Twilio bridges the two legs
+    call.ring_ends("completed", counselor_keys="1")
+    assert call.heard[-2].text == flow.text("en", "goodbye") and call.heard[-1].kind == "hangup"
+
+
+# -- 9 during the voicemail notice -------------------------------------------------------------
+
+def test_9_during_the_voicemail_notice_is_the_guidance_not_a_recording(phone, flow):
+    call = phone()
+    call.dial_in()
+    to_voicemail(call)
+    start = len(call.heard)
+    call.press("9")
+    heard = call.said(start)
+    assert call.waiting == "gather"
+    assert heard.startswith(flow.text("en", "main_menu"))  # the choices, not the whole greeting
+    assert flow.text("en", "welcome") not in heard
+    assert not [h for h in call.heard[start:] if h.kind == "record"]
+
+
+def test_another_key_during_the_voicemail_notice_starts_the_recording(phone):
+    call = phone()
+    call.dial_in()
+    to_voicemail(call)
+    start = len(call.heard)
+    call.press("5")
+    assert call.waiting == "record" and call.said(start) == ""
+
+
+# -- one mistake, move on, another mistake -------------------------------------------------------
+
+@pytest.mark.parametrize("mistake", ["press", "silence"])
+def test_a_mistake_in_one_menu_does_not_count_in_the_next(phone, flow, mistake):
+    call = phone()
+    call.dial_in()
+    wrong = {"press": lambda: call.press("6"), "silence": call.stay_silent}[mistake]
+    apology = flow.text("en", "wrong_key" if mistake == "press" else "no_input")
+    wrong()
+    call.press("1")  # detox
+    start = len(call.heard)
+    wrong()
+    assert call.waiting == "gather", "put through after one mistake in this menu"
+    assert call.said(start).startswith(apology)
+    assert flow.text("en", "detox_menu") in call.said(start)
+    wrong()  # the second mistake in this menu: a person
+    assert call.waiting == "dial" and call.last_dial.numbers == DESK
+
+
+def test_a_mistake_then_9_back_to_the_main_menu_starts_afresh(phone, flow):
+    call = phone()
+    call.dial_in()
+    call.press("1")
+    call.press("6")
+    call.press("9")
+    start = len(call.heard)
+    call.press("6")
+    assert call.waiting == "gather" and call.said(start).startswith(flow.text("en", "wrong_key"))
+
+
+# -- after "message saved" -----------------------------------------------------------------------
+
+def test_star_after_a_saved_message_says_it_again(phone, flow):
+    call = phone()
+    call.dial_in()
+    leave_a_message(call)
+    start = len(call.heard)
+    call.press("*")
+    assert call.said(start) == f'{flow.text("en", "message_saved")} {flow.text("en", "safety_short")}'
+    assert call.waiting == "gather"
+    call.press("*")
+    call.press("*")  # repeating is never a mistake
+    assert call.waiting == "gather"
+
+
+def test_wrong_keys_after_a_saved_message_apologise_then_put_through(phone, flow):
+    call = phone()
+    call.dial_in()
+    leave_a_message(call)
+    start = len(call.heard)
+    call.press("4")
+    said = call.said(start)
+    assert said.startswith(flow.text("en", "wrong_key")) and flow.text("en", "message_saved") in said
+    assert call.waiting == "gather"
+    start = len(call.heard)
+    call.press("#")
+    assert call.waiting == "dial" and call.last_dial.numbers == DESK
+    assert flow.text("en", "put_through") in call.said(start)
+
+
+def test_9_after_a_saved_message_is_the_guidance_and_silence_then_says_goodbye(phone, flow):
+    call = phone()
+    call.dial_in()
+    leave_a_message(call)
+    start = len(call.heard)
+    call.press("9")
+    assert call.said(start).startswith(flow.text("en", "main_menu"))
+    start = len(call.heard)
+    call.press("0")
+    call.ring_ends("no-answer")
+    call.ring_ends("no-answer")  # a message is saved already: no second voicemail
+    assert flow.text("en", "voicemail_intro") not in call.said(start)
+    assert flow.text("en", "message_saved") in call.said(start)
+    start = len(call.heard)
+    call.stay_silent()  # the goodbye, said in a short Gather (0 and 9 still work)...
+    call.stay_silent()  # ...then the line hangs up
+    assert call.said(start) == flow.text("en", "goodbye") and call.heard[-1].kind == "hangup"
+
+
+# -- Spanish -------------------------------------------------------------------------------------
+
+def test_a_spanish_wrong_key_and_silence_are_apologised_for_in_spanish(phone, flow):
+    call = phone()
+    choose_spanish(call)
+    start = len(call.heard)
+    call.press("6")
+    said = in_spanish(call, start, flow)
+    assert said.startswith(flow.text("es", "wrong_key")) and flow.text("es", "main_menu") in said
+    call.press("2")  # rehab: a fresh menu
+    start = len(call.heard)
+    call.stay_silent()
+    assert in_spanish(call, start, flow).startswith(flow.text("es", "no_input"))
+    call.stay_silent()
+    assert call.waiting == "dial"
+    assert flow.text("es", "put_through") in in_spanish(call, start, flow)
+
+
+def test_a_spanish_call_the_counselor_took_ends_with_the_spanish_goodbye(phone, flow):
+    call = phone()
+    choose_spanish(call)
+    call.press("0")
+    start = len(call.heard)
+    call.ring_ends("completed", counselor_keys="1")
+    assert in_spanish(call, start, flow) == flow.text("es", "goodbye")
+    assert call.heard[-1].kind == "hangup"
+
+
+def test_a_spanish_caller_silent_after_a_saved_message_hears_the_spanish_goodbye(phone, flow):
+    call = phone()
+    spanish = choose_spanish(call)
+    leave_a_message(call)
+    assert flow.text("es", "message_saved") in in_spanish(call, spanish, flow)
+    start = len(call.heard)
+    call.stay_silent()
+    assert in_spanish(call, start, flow) == flow.text("es", "goodbye")
+    call.stay_silent()
+    assert call.heard[-1].kind == "hangup"
+
+
+# -- menu options staff may write: voicemail, counselor, repeat; groups after groups ------------
+
+def _edited(flow_dir, settings, old: str, new: str):
+    """An app serving a copy of the shipped flow with one edit."""
+    path = flow_dir / "call_flows.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    return create_app({**settings, "IVR_CALL_FLOWS": str(path)})
+
+
+DETOX_OPTIONS = '      "1": detox_withdrawal\n      "9": welcome\n'
+
+
+@pytest.fixture
+def options_app(flow_dir, settings):
+    """The detox menu with 2: counselor, 3: voicemail and 4: repeat, as the YAML guide allows."""
+    return _edited(flow_dir, settings, DETOX_OPTIONS,
+                   DETOX_OPTIONS + '      "2": counselor\n      "3": voicemail\n      "4": repeat\n')
+
+
+def test_a_menu_option_for_counselor_rings_the_desk(options_app):
+    flow = options_app.extensions["ivr.store"].flow
+    call = Phone(client_post(options_app.test_client()))
+    call.dial_in()
+    call.press("1")
+    start = len(call.heard)
+    call.press("2")
+    assert call.waiting == "dial" and call.last_dial.numbers == DESK
+    assert call.said(start) == flow.text("en", "connecting")
+
+
+def test_a_menu_option_for_voicemail_gives_the_notice_then_records(options_app):
+    flow = options_app.extensions["ivr.store"].flow
+    call = Phone(client_post(options_app.test_client()))
+    call.dial_in()
+    call.press("1")
+    start = len(call.heard)
+    call.press("3")
+    assert call.said(start) == f'{flow.text("en", "safety_short")} {flow.text("en", "voicemail_intro")}'
+    call.stay_silent()
+    assert call.waiting == "record"
+
+
+def test_a_menu_option_for_repeat_says_the_menu_again_in_full(options_app):
+    flow = options_app.extensions["ivr.store"].flow
+    call = Phone(client_post(options_app.test_client()))
+    call.dial_in()
+    call.press("1")
+    call.press("6")  # one mistake; repeating clears it
+    start = len(call.heard)
+    call.press("4")
+    assert call.said(start) == f'{flow.text("en", "detox")} {flow.text("en", "detox_menu")}'
+    call.press("6")
+    assert call.waiting == "gather"
+
+
+def test_the_next_group_rings_from_its_first_number(flow_dir, settings):
+    app = _edited(flow_dir, settings, '  backup:\n    ring: ["+15555550110"]\n',
+                  '  backup:\n    ring: ["+15555550110", "+15555550111"]\n    order: in_turn\n')
+    call = Phone(client_post(app.test_client()))
+    call.dial_in()
+    call.press("0")
+    call.ring_ends("busy")
+    assert call.last_dial.numbers == ("+15555550110",)
+    call.ring_ends("no-answer")
+    assert call.last_dial.numbers == ("+15555550111",)
+    call.ring_ends("no-answer")
+    assert call.waiting == "gather" and "can't answer right now" in call.said()
