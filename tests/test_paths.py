@@ -296,3 +296,62 @@ def test_the_next_group_rings_from_its_first_number(flow_dir, settings):
     assert call.last_dial.numbers == ("+15555550111",)
     call.ring_ends("no-answer")
     assert call.waiting == "gather" and "can't answer right now" in call.said()
+
+
+# -- crisis words, in process (test_crisis.py walks the same under gunicorn) ----------------------
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_every_listed_crisis_word_and_paraphrase_is_answered_first(phone, flow, lang):
+    from tests.test_crisis import PARAPHRASES
+    for words in list(flow.languages[lang].crisis_words) + PARAPHRASES[lang]:
+        call = phone()
+        call.dial_in()
+        if lang == "es":
+            call.press("8")
+        call.press("2")  # in the middle of a topic
+        start = len(call.heard)
+        call.say(words)
+        assert call.said(start) == flow.text(lang, "crisis_now"), words
+        call.stay_silent()
+        assert call.waiting == "dial" and call.last_dial.numbers == DESK, words
+
+
+def test_a_crisis_caller_nobody_answers_rings_the_crisis_line_never_voicemail(phone, flow):
+    call = phone()
+    call.dial_in()
+    call.press("1")
+    call.say("my friend is not breathing")
+    call.stay_silent()
+    assert call.last_dial.numbers == DESK and call.last_dial.screened
+    start = len(call.heard)
+    call.ring_ends("no-answer")
+    assert call.last_dial.numbers == BACKUP
+    call.ring_ends("busy")
+    assert call.said(start).endswith(flow.text("en", "crisis_line"))
+    assert flow.text("en", "voicemail_intro") not in call.said(start)
+    call.stay_silent()
+    assert call.last_dial.numbers == ("+18002738255",) and not call.last_dial.screened
+    assert call.last_dial.extra["timeout"] == "30"  # the longest ring
+    start = len(call.heard)
+    call.ring_ends("no-answer")  # the crisis line too: the guidance and the counselors again
+    assert call.said(start) == f'{flow.text("en", "safety_short")} {flow.text("en", "connecting")}'
+    assert call.last_dial.numbers == DESK
+    call.ring_ends("no-answer")
+    call.ring_ends("no-answer")
+    call.stay_silent()
+    start = len(call.heard)
+    call.ring_ends("completed")  # the crisis line took it
+    assert call.said(start) == flow.text("en", "goodbye") and call.heard[-1].kind == "hangup"
+
+
+def test_a_key_during_the_crisis_guidance_rings_with_the_topic_in_the_whisper(phone, flow):
+    call = phone()
+    call.dial_in()
+    call.press("2")
+    call.press("1")  # rehab, then its detail
+    call.say("quiero morir")
+    call.press("3")
+    assert call.waiting == "dial" and call.last_dial.numbers == DESK
+    whisper = call.counselor_answers("1")
+    title = flow.menus["rehab_detail"].title
+    assert whisper[0].text == f"Crisis call. Recovery Helpline call, about {title}. Press 1 to take it."
