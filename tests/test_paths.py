@@ -355,3 +355,114 @@ def test_a_key_during_the_crisis_guidance_rings_with_the_topic_in_the_whisper(ph
     whisper = call.counselor_answers("1")
     title = flow.menus["rehab_detail"].title
     assert whisper[0].text == f"Crisis call. Recovery Helpline call, about {title}. Press 1 to take it."
+
+
+# -- keys said as words ----------------------------------------------------------------------------
+
+NINE_OPTIONS = DETOX_OPTIONS.replace('      "9": welcome\n', '') + (
+    '      "2": counselor\n      "3": voicemail\n      "4": repeat\n      "5": rehab\n      "6": aftercare\n'
+    '      "7": family\n      "8": mental_health\n      "9": welcome\n')
+# What each key leads to from that detox menu: the start of what is said next, or a ring.
+AFTER_KEY = {"0": "ring", "1": "detox_withdrawal", "2": "ring", "3": "safety_short", "4": "detox",
+             "5": "rehab", "6": "aftercare", "7": "family", "8": "mental_health", "9": "main_menu"}
+SPOKEN = {"en": "zero one two three four five six seven eight nine".split(),
+          "es": "cero uno dos tres cuatro cinco seis siete ocho nueve".split()}
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_every_key_can_be_said_as_a_word_or_a_digit(flow_dir, settings, lang):
+    app = _edited(flow_dir, settings, DETOX_OPTIONS, NINE_OPTIONS)
+    flow = app.extensions["ivr.store"].flow
+    client = app.test_client()
+    for key, where in AFTER_KEY.items():
+        for said in (SPOKEN[lang][int(key)], key, f"{SPOKEN[lang][int(key)]} please"):
+            call = Phone(client_post(client))
+            call.dial_in()
+            if lang == "es":
+                call.press("8")
+            call.press("1")
+            start = len(call.heard)
+            call.say(said)
+            if where == "ring":
+                assert call.waiting == "dial", (key, said)
+            else:
+                assert call.said(start).startswith(flow.text(lang, where)), (key, said)
+
+
+# -- how long the line waits, and what it expects to hear ------------------------------------------
+
+def test_each_step_waits_as_long_as_it_says(phone, flow):
+    call = phone()
+    call.dial_in()
+    assert call.pending.get("timeout") == str(flow.wait_seconds) == "6"
+    to_voicemail(call)
+    assert call.pending.get("timeout") == "2"  # the notice: a moment for 0 or 9, then the tone
+    call.stay_silent()
+    assert call.pending.get("maxLength") == str(flow.record_seconds) == "120"
+    call.leave_message(20)
+    assert call.pending.get("timeout") == "6"  # message saved: time for 0 or 9
+    call.stay_silent()
+    assert call.pending.get("timeout") == "1"  # the goodbye: a second for 0 or 9, then it hangs up
+
+
+def test_the_menus_listen_for_the_words_that_lead_on(phone, flow):
+    call = phone()
+    call.dial_in()
+    hints = call.pending.get("hints").split(", ")
+    for word in ("counselor", "help", "repeat", "detox", "rehabilitation", "español"):
+        assert word in hints
+    assert "withdrawal" not in hints and "consejero" not in hints  # another menu's, another language's
+    call.press("1")
+    hints = call.pending.get("hints").split(", ")
+    assert "withdrawal" in hints and "counselor" in hints and "español" not in hints
+
+
+def test_the_other_languages_are_offered_right_after_the_welcome(phone, flow):
+    call = phone()
+    call.dial_in()
+    says = [h for h in call.heard if h.kind == "say"]
+    assert says[0].text == flow.text("en", "welcome")
+    assert (says[1].text, says[1].lang) == (flow.text("es", "language_offer"), "es-US")
+    assert says[2].text == flow.text("en", "safety")
+
+
+# -- the end of a ring ---------------------------------------------------------------------------
+
+def test_a_ring_twilio_reports_answered_after_the_counselors_1_was_a_talk(phone, flow):
+    call = phone()
+    call.dial_in()
+    call.press("0")
+    call.counselor_answers("1")
+    start = len(call.heard)
+    call.ring_ends("answered")
+    assert call.said(start) == flow.text("en", "goodbye") and call.heard[-1].kind == "hangup"
+
+
+@pytest.mark.parametrize("seconds,talked", [(44, False), (45, True)])
+def test_a_leg_of_45_seconds_or_more_was_a_talk_even_without_a_1_on_record(phone, flow, seconds, talked):
+    call = phone()
+    call.dial_in()
+    call.press("0")
+    start = len(call.heard)
+    call.ring_ends("completed", duration=seconds)
+    assert (call.heard[-1].kind == "hangup") is talked
+    assert (call.said(start) == flow.text("en", "goodbye")) is talked
+
+
+@pytest.mark.parametrize("asks", [lambda call: call.say("counselor"), lambda call: call.press("0")])
+def test_asking_for_a_counselor_during_the_voicemail_notice_rings_again(phone, asks):
+    call = phone()
+    call.dial_in()
+    to_voicemail(call)
+    asks(call)
+    assert call.waiting == "dial" and call.last_dial.numbers == DESK
+
+
+def test_after_hours_a_key_during_the_crisis_guidance_rings_on_call(app, phone, flow):
+    from tests.conftest import SUNDAY_3AM
+    app.config["IVR_NOW"] = SUNDAY_3AM
+    call = phone()
+    call.dial_in()
+    call.say("overdose")
+    call.press("1")
+    assert call.waiting == "dial" and call.last_dial.numbers == ("+15555550120",)
