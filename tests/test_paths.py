@@ -466,3 +466,56 @@ def test_after_hours_a_key_during_the_crisis_guidance_rings_on_call(app, phone, 
     call.say("overdose")
     call.press("1")
     assert call.waiting == "dial" and call.last_dial.numbers == ("+15555550120",)
+
+
+# -- what each step records for the staff report (`ivr report` counts these outcomes) -------------
+
+STEP_SCRIPTS = {
+    "menus": (lambda c: (c.press("1"), c.press("*"), c.press("6"), c.press("9"), c.stay_silent(), c.press("8"),
+                         c.say("english"), c.press("0")),
+              [("voice", "welcome", "greeted"), ("answer", "detox", "chose"), ("answer", "detox", "repeated"),
+               ("answer", "detox", "wrong_key"), ("answer", "welcome", "chose"),
+               ("silence", "welcome", "no_input"), ("answer", "welcome", "language"),
+               ("answer", "welcome", "language"), ("answer", "welcome", "transfer:asked")]),
+    "declined, then a message": (
+        lambda c: (c.press("0"), c.ring_ends("completed", counselor_keys="2"), c.ring_ends("busy"), c.press("5"),
+                   c.leave_message(9), c.press("*"), c.press("4"), c.stay_silent()),
+        [("voice", "welcome", "greeted"), ("answer", "welcome", "transfer:asked"), ("whisper", "", "whisper"),
+         ("screened", "", "declined"), ("dialed", "welcome", "ring:completed"),
+         ("dialed", "_voicemail", "voicemail"), ("answer", "_voicemail", "recording"),
+         ("recorded", "_saved", "message"), ("answer", "_saved", "repeated"), ("answer", "_saved", "wrong_key"),
+         ("silence", "_saved", "goodbye")]),
+    "talked": (
+        lambda c: (c.press("3"), c.say("counselor"), c.ring_ends("completed", counselor_keys="1")),
+        [("voice", "welcome", "greeted"), ("answer", "aftercare", "chose"), ("answer", "aftercare", "transfer:asked"),
+         ("whisper", "", "whisper"), ("screened", "", "accepted"), ("dialed", "aftercare", "talked")]),
+    "crisis": (
+        lambda c: (c.press("2"), c.say("overdose"), c.stay_silent(), c.ring_ends("no-answer"),
+                   c.ring_ends("no-answer"), c.press("1"), c.ring_ends("no-answer"),
+                   c.ring_ends("completed", counselor_keys="1")),
+        [("voice", "welcome", "greeted"), ("answer", "rehab", "chose"), ("answer", "rehab", "transfer:crisis"),
+         ("dialed", "rehab", "ring:no-answer"), ("dialed", "rehab", "crisis_line"), ("answer", "rehab", "rang"),
+         ("dialed", "rehab", "transfer:again"), ("whisper", "", "whisper"), ("screened", "", "accepted"),
+         ("dialed", "rehab", "talked")]),
+    "no sound, twice": (
+        lambda c: (to_voicemail(c), c.stay_silent(), c.leave_message(0), c.stay_silent(), c.leave_message(0),
+                   c.press("2"), c.press("#"), c.press("#")),
+        [("voice", "welcome", "greeted"), ("answer", "welcome", "transfer:asked"),
+         ("dialed", "welcome", "ring:no-answer"), ("dialed", "_voicemail", "voicemail"),
+         ("recorded", "_voicemail", "voicemail"), ("recorded", "welcome", "chose"), ("answer", "rehab", "chose"),
+         ("answer", "rehab", "wrong_key"), ("answer", "rehab", "transfer:tries")]),
+}
+
+
+@pytest.mark.parametrize("script", STEP_SCRIPTS)
+def test_each_step_is_recorded_with_where_the_call_was_and_what_happened(phone, caplog, script):
+    import json
+    import logging
+    caplog.set_level(logging.INFO, logger="ivr.calls")
+    act, expected = STEP_SCRIPTS[script]
+    call = phone()
+    call.dial_in()
+    act(call)
+    steps = [json.loads(r.getMessage()) for r in caplog.records
+             if r.name == "ivr.calls" and r.getMessage().startswith("{")]
+    assert [(s["route"].rsplit("/", 1)[-1], s["node"], s["outcome"]) for s in steps] == expected
