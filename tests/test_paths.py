@@ -490,11 +490,11 @@ STEP_SCRIPTS = {
         [("voice", "welcome", "greeted"), ("answer", "aftercare", "chose"), ("answer", "aftercare", "transfer:asked"),
          ("whisper", "", "whisper"), ("screened", "", "accepted"), ("dialed", "aftercare", "talked")]),
     "crisis": (
-        lambda c: (c.press("2"), c.say("overdose"), c.stay_silent(), c.ring_ends("no-answer"),
+        lambda c: (c.press("2"), c.say("overdose"), c.press("5"), c.ring_ends("no-answer"),
                    c.ring_ends("no-answer"), c.press("1"), c.ring_ends("no-answer"),
                    c.ring_ends("completed", counselor_keys="1")),
         [("voice", "welcome", "greeted"), ("answer", "rehab", "chose"), ("answer", "rehab", "transfer:crisis"),
-         ("dialed", "rehab", "ring:no-answer"), ("dialed", "rehab", "crisis_line"), ("answer", "rehab", "rang"),
+         ("answer", "rehab", "rang"), ("dialed", "rehab", "ring:no-answer"), ("dialed", "rehab", "crisis_line"), ("answer", "rehab", "rang"),
          ("dialed", "rehab", "transfer:again"), ("whisper", "", "whisper"), ("screened", "", "accepted"),
          ("dialed", "rehab", "talked")]),
     "no sound, twice": (
@@ -519,3 +519,23 @@ def test_each_step_is_recorded_with_where_the_call_was_and_what_happened(phone, 
     steps = [json.loads(r.getMessage()) for r in caplog.records
              if r.name == "ivr.calls" and r.getMessage().startswith("{")]
     assert [(s["route"].rsplit("/", 1)[-1], s["node"], s["outcome"]) for s in steps] == expected
+
+
+@pytest.mark.parametrize("place", ["_crisis", "_lifeline"])
+def test_a_key_in_the_crisis_guidance_of_a_url_without_a_path_still_rings(client, place):
+    # A URL the line wrote before it carried the path (a call in progress across an upgrade).
+    body = client.post(f"/voice/answer?n={place}&l=en&x=1", data={"CallSid": "CA" + "1" * 32, "Digits": "4"})
+    dial = ET.fromstring(body.get_data(as_text=True)).find("Dial")
+    assert dial is not None and "welcome" in dial.get("action")
+    assert [n.text for n in dial.findall("Number")] == (list(DESK) if place == "_crisis" else ["+18002738255"])
+
+
+def test_a_spanish_crisis_caller_who_presses_a_key_rings_the_spanish_desk(flow_dir, settings):
+    _edited(flow_dir, settings, "  backup:\n",
+            '  desk_es:\n    ring: ["+15555550130"]\n    seconds: 20\n    then: backup\n  backup:\n')
+    app = _edited(flow_dir, settings, "routing:\n  open: desk\n", 'routing:\n  open: desk\n  es: {open: desk_es}\n')
+    call = Phone(client_post(app.test_client()))
+    choose_spanish(call)
+    call.say("sobredosis")
+    call.press("1")
+    assert call.waiting == "dial" and call.last_dial.numbers == ("+15555550130",)
