@@ -539,3 +539,50 @@ def test_a_spanish_crisis_caller_who_presses_a_key_rings_the_spanish_desk(flow_d
     call.say("sobredosis")
     call.press("1")
     assert call.waiting == "dial" and call.last_dial.numbers == ("+15555550130",)
+
+
+# -- test_crisis.py's gunicorn walks of messages, in process ---------------------------------------
+
+def _call_in(client, lang: str) -> Phone:
+    call = Phone(client_post(client))
+    call.dial_in()
+    if lang == "es":
+        call.press("8")
+    return call
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_with_the_store_down_a_message_is_never_called_saved_and_silence_rings(settings, flow, lang):
+    from tests.test_store_down import unreachable_line
+    call = _call_in(unreachable_line(settings).test_client(), lang)
+    to_voicemail(call)
+    call.stay_silent()
+    start = len(call.heard)
+    call.leave_message(25)
+    assert call.said(start) == f"{flow.text(lang, 'not_saved')} {flow.text(lang, 'safety_short')}"
+    start = len(call.heard)
+    call.press("*")
+    assert call.said(start) == f"{flow.text(lang, 'not_saved')} {flow.text(lang, 'safety_short')}"
+    start = len(call.heard)
+    call.press("3")
+    assert call.said(start).startswith(flow.text(lang, "wrong_key")) and call.waiting == "gather"
+    call.stay_silent()  # a person is the only promise left (not a second try at the message)
+    assert call.waiting == "dial" and call.last_dial.numbers == DESK
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_a_recording_without_sound_gets_the_notice_once_more_then_the_guidance(client, flow, lang):
+    call = _call_in(client, lang)
+    to_voicemail(call)
+    call.stay_silent()
+    start = len(call.heard)
+    call.leave_message(0)
+    assert call.said(start) == " ".join(flow.text(lang, p) for p in ("no_message", "safety_short", "voicemail_intro"))
+    assert call.pending.get("timeout") == "2"
+    call.stay_silent()
+    start = len(call.heard)
+    call.leave_message(0)
+    assert call.said(start) == f"{flow.text(lang, 'no_message')} {flow.text(lang, 'main_menu')}"
+    assert call.waiting == "gather"
+    call.press("3")
+    assert flow.text(lang, "aftercare") in call.said(start)
