@@ -16,19 +16,23 @@ $(VENV)/.installed: $(BIN)/activate pyproject.toml
 
 install: $(VENV)/.installed
 
-## Start the line on http://127.0.0.1:$(PORT) with the shipped call_flows.yaml and SQLite.
+## Start the line on http://127.0.0.1:$(PORT) with the shipped call_flows.yaml and SQLite
+## (`make run PORT=5001` when 5000 is taken). Once it is up, gunicorn says where the browser
+## phone is; a flow or DATABASE_URL it cannot use is one message, and make stops.
 run: install
-	@echo "The line is starting on http://127.0.0.1:$(PORT)"
-	@echo "  Twilio voice webhook:  POST http://127.0.0.1:$(PORT)/voice"
-	@echo "  Browser phone:         http://127.0.0.1:$(PORT)/simulator"
-	@echo "  Health:                http://127.0.0.1:$(PORT)/healthz"
-	$(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$(PORT) "ivr:create_app()"
+	@exec $(BIN)/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:$(PORT) "ivr:create_app()"
 
-## Debian's Chromium, for the browser phone's end-to-end test (once; CI runs as root).
+## A Chromium for the browser phone's end-to-end test. Under CI (CI set, a Debian machine run as
+## root) Debian's package is installed when missing; elsewhere nothing is installed, and the
+## browser tests are skipped with a note saying how to get one.
 browser:
-	@if [ ! -x /usr/bin/chromium ]; then \
+	@if [ -x /usr/bin/chromium ] || [ -n "$$IVR_CHROMIUM" ] || command -v chromium >/dev/null 2>&1; then :; \
+	elif [ -n "$$CI" ]; then \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; \
+	else \
+		echo "No Chromium here: the browser phone's tests will be skipped (Debian or Ubuntu:"; \
+		echo "sudo apt-get install chromium; macOS: brew install --cask chromium; or set IVR_CHROMIUM)."; \
 	fi
 
 ## Run the whole test suite (CI runs this through .ci/run).

@@ -41,6 +41,9 @@ preload_app = True
 
 def post_worker_init(worker):
     """Each worker watches the call-flow files itself, so every worker takes an edit within 2 s."""
+    storage = worker.wsgi.extensions.get("ivr.db")
+    if storage is not None:  # the master connected once at start: its connections stay its own
+        storage.forked()
     store = worker.wsgi.extensions.get("ivr.store")
     if store is not None:
         store.watch()
@@ -72,9 +75,14 @@ _fresh_metrics_folder()
 
 
 def when_ready(server):
-    """The master served no calls: what the preloaded app counted in it is no worker's."""
+    """Say where the line answers; the master served no calls, so what it counted is no worker's."""
     from prometheus_client import multiprocess
     multiprocess.mark_process_dead(os.getpid())
+    for listener in server.LISTENERS:
+        base = str(listener)  # http://127.0.0.1:5000
+        server.log.info("The line is up on %s\n  Twilio voice webhook:  POST %s/voice\n"
+                        "  Browser phone:         %s/simulator\n  Health:                %s/healthz",
+                        base, base, base, base)
 
 
 def child_exit(server, worker):

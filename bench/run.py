@@ -64,10 +64,6 @@ class Gunicorn(Server):
             time.sleep(0.2)
         return self
 
-    def worker_count(self) -> int:
-        """How many workers gunicorn.conf.py asks for."""
-        return int(self.env.get("IVR_WORKERS") or (os.cpu_count() or 1) * 2 + 1)
-
     def rss_mb(self) -> list[float]:
         """Resident memory of each worker, in MiB (Linux /proc; empty elsewhere)."""
         sizes = []

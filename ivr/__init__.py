@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 
 from flask import Flask, g
 
-from ivr.config import load_settings
+from ivr.config import LineError, fixed_now, load_settings
 
 __all__ = ["create_app"]
 MAX_REQUEST_BYTES = 64 * 1024  # Twilio's webhooks are a few hundred bytes; refuse floods early
@@ -32,15 +31,20 @@ def create_app(config: dict | None = None) -> Flask:
     app.request_class = TwilioRequest
     app.config.update(settings)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    storage = Storage(settings["DATABASE_URL"])  # StoreError: a URL that could never work
     try:
-        app.extensions["ivr.store"] = FlowStore(settings["IVR_CALL_FLOWS"])
+        store = app.extensions["ivr.store"] = FlowStore(settings["IVR_CALL_FLOWS"])
     except FlowError as exc:
-        # Refuse to start on a broken flow, saying where and what, for the operator.
-        print(f"The line will not start: {settings['IVR_CALL_FLOWS']} has problems:\n{exc}\n"
-              "Fix them (run `ivr check` to see them again) and start it again.", file=sys.stderr)
-        raise
+        # Refuse to start on a broken flow, saying where and what, for the operator: once,
+        # and without a traceback (gunicorn and the `ivr` commands print a LineError's words).
+        raise LineError(f"The line will not start: {settings['IVR_CALL_FLOWS']} has problems:\n{exc}\n"
+                        "Fix them (run `ivr check` to see them again) and start it again.") from exc
+    if settings["IVR_NOW"]:  # a time without an offset is the desk's, as `ivr call --at` reads it
+        from ivr.staff import desk_zone
+        app.config["IVR_NOW"] = fixed_now(settings["IVR_NOW"], desk_zone(store.flow)).isoformat()
     from ivr import accounts, audit, legs, lockout  # noqa: F401  (their tables join the store's schema)
-    app.extensions["ivr.db"] = Storage(settings["DATABASE_URL"])
+    storage.start()  # a store that is down is said now, and calls go on
+    app.extensions["ivr.db"] = storage
     app.extensions["ivr.twiml"] = RenderCache()
     _warn_about(settings)
 

@@ -8,7 +8,8 @@ from functools import wraps
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from ivr.config import DEFAULTS, SettingsError
+from ivr.config import DEFAULTS, LineError
+from ivr.doctor import counted
 from ivr.problem import FlowError
 
 
@@ -18,11 +19,19 @@ def staff_errors(func):
     def run(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except FlowError as exc:
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
+        except BrokenPipeError:
+            # The reader went away (`ivr call | head`): stop quietly, as a pipe expects.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
+        except (FlowError, LineError) as exc:
+            flow = exc if isinstance(exc, FlowError) else exc.__cause__
+            if isinstance(flow, FlowError):  # said once, where and what, as `ivr check` says it
+                for problem in flow.problems:
+                    click.echo(str(problem), err=True)
+            else:
+                click.echo(f"ivr: {exc}", err=True)
             sys.exit(1)
-        except (SettingsError, ValueError, OSError) as exc:  # AccountError is a ValueError
+        except (ValueError, OSError) as exc:  # AccountError is a ValueError
             click.echo(f"ivr: {exc}", err=True)
             sys.exit(1)
         except SQLAlchemyError as exc:
@@ -60,10 +69,11 @@ def check(file):
         click.echo(str(problem))
     errors = [p for p in problems if p.is_error]
     if errors:
-        click.echo(f"{len(errors)} error(s): the line will not take this file until they are fixed.", err=True)
+        click.echo(f"{counted(len(errors), 'error')}: the line will not take this file until "
+                   f"{'they are' if len(errors) > 1 else 'it is'} fixed.", err=True)
         sys.exit(1)
     from ivr.summary import lines
-    warned = f" with {len(problems)} warning(s) above" if problems else ""
+    warned = f" with {counted(len(problems), 'warning')} above" if problems else ""
     click.echo(f"{path}: ok{warned}; the line will take this file.")
     for line in lines(flow):
         click.echo(line)
@@ -99,6 +109,10 @@ def graph(file, readme):
 def call_command(file, at, lang, keys):
     """A phone in the terminal: hear the line, press keys or say words, through the real routes."""
     from ivr import terminal
+    if file and not os.path.exists(file) and all(ch in "0123456789*#," for ch in file):
+        # `--keys 1 0`: the shell gave the 0 to FILE.
+        raise ValueError(f"'{file}' is not a call-flow file; to press several keys, join them with commas "
+                         f"and no spaces, like --keys 1,0")
     path = flow_file(file)
     settings = {"IVR_CALL_FLOWS": path}  # IVR_NOW as set, unless --at says when
     if at:
@@ -109,22 +123,18 @@ def call_command(file, at, lang, keys):
         flow = app.extensions["ivr.store"].flow
         if lang and lang not in flow.languages:
             raise ValueError(f"--lang {lang} is not a language of {path}; it speaks {', '.join(flow.languages)}")
-        terminal.run(app, lang, keys)
+        played = terminal.run(app, lang, keys)
+    if played.left_message and not os.environ.get("DATABASE_URL"):
+        click.echo("(a practice call: the message was not kept; with DATABASE_URL set it is stored "
+                   "there, and `ivr callbacks` lists it)")
 
 
 def _call_time(path: str, at: str) -> str:
-    """--at as ISO 8601 with an offset: a time without one is read in the desk's time zone."""
-    from datetime import datetime
-
+    """--at read as IVR_NOW is: ISO 8601, and a time without an offset is in the desk's time zone."""
+    from ivr.config import fixed_now
     from ivr.flow import load_flow
     from ivr.staff import desk_zone
-    try:
-        when = datetime.fromisoformat(at)
-    except ValueError:
-        raise ValueError(f"--at '{at}' is not a time; write it like 2026-12-25T03:00") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=desk_zone(load_flow(path)))
-    return when.isoformat()
+    return fixed_now(at, desk_zone(load_flow(path)), name="--at").isoformat()
 
 
 @main.group(invoke_without_command=True)
@@ -178,11 +188,12 @@ def purge(days):
     from ivr import audit, db, legs
     engine = db.connect(database_url())
     counts = db.purge(engine, days)
-    click.echo("Deleted " + ", ".join(f"{n} {what}" for what, n in counts.items())
-               + f" older than {days} days.")
+    click.echo("Deleted " + ", ".join(counted(n, what.rstrip("s")) for what, n in counts.items())
+               + f" older than {counted(days, 'day')}.")
     kept = max(days, audit.RETENTION_DAYS)  # the audit trail: never fewer days than its own retention
-    click.echo(f"Deleted {legs.purge(engine, days)} counselor legs older than {days} days, and "
-               f"{audit.purge(engine, days)} audit entries older than {kept} days (the audit trail's own retention).")
+    click.echo(f"Deleted {counted(legs.purge(engine, days), 'counselor leg')} older than {counted(days, 'day')}, "
+               f"and {counted(audit.purge(engine, days), 'audit entry', 'audit entries')} older than {kept} days (the audit trail's "
+               "own retention).")
 
 
 @main.command()
@@ -204,6 +215,21 @@ def report(since, html_file):
         with open(html_file, "w", encoding="utf-8") as f:
             f.write(stats.page(figures, flow.name if flow is not None else "Recovery Helpline"))
         click.echo(f"Charts written to {html_file}.")
+
+
+@main.command()
+@staff_errors
+def doctor():
+    """Check this deployment: flow, store, settings, clock, workers, Twilio; exit 1 on a problem."""
+    from ivr.doctor import examine
+    findings = examine()
+    for finding in findings:
+        click.echo(str(finding))
+    problems = sum(f.level == "problem" for f in findings)
+    warnings = sum(f.level == "warning" for f in findings)
+    click.echo(f"{counted(problems, 'problem')}, {counted(warnings, 'warning')}"
+               + ("; the line is ready." if not problems else "; fix the problems above."))
+    sys.exit(1 if problems else 0)
 
 
 def _desk_zone():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from datetime import datetime
+from datetime import datetime, timezone
 
 DEFAULTS = {
     "IVR_CALL_FLOWS": "./call_flows.yaml",
@@ -21,12 +21,16 @@ PRODUCTION_NEEDS = ("TWILIO_AUTH_TOKEN", "IVR_PUBLIC_URL", "IVR_SECRET_KEY")
 BASE_URL = re.compile(r"https?://[^/?#\s]+(/[^?#\s]*)?")
 
 
-class SettingsError(RuntimeError):
-    """Settings the line cannot run with; the message says what to set.
+class LineError(RuntimeError):
+    """Why the line will not start or a staff command cannot go on, said for staff in a few lines.
 
     A RuntimeError so that gunicorn, which builds the app in its master, prints just
-    "Error: <message>" and exits 1 instead of a traceback.
+    "Error: <message>" and exits 1 instead of a traceback; the `ivr` commands print it the same way.
     """
+
+
+class SettingsError(LineError):
+    """Settings the line cannot run with; the message says what to set."""
 
 
 def load_settings(overrides: dict | None = None) -> dict:
@@ -45,18 +49,26 @@ def load_settings(overrides: dict | None = None) -> dict:
         raise SettingsError(f"IVR_PUBLIC_URL is '{settings['IVR_PUBLIC_URL']}'; write the base URL Twilio "
                             "is configured with, like https://ivr.example.org (signatures are checked against it).")
     if settings["IVR_NOW"]:
-        fixed_now(settings["IVR_NOW"])  # refuse a bad clock at start, not mid-call
+        fixed_now(settings["IVR_NOW"], timezone.utc)  # refuse a bad clock at start, not mid-call
     if not settings["IVR_SECRET_KEY"]:
         settings["IVR_SECRET_KEY"] = secrets.token_hex(32)  # development: random per process
     return settings
 
 
-def fixed_now(text: str) -> datetime:
-    """Read IVR_NOW: an ISO 8601 time with its UTC offset."""
+def fixed_now(text: str, zone=None, name: str = "IVR_NOW") -> datetime:
+    """Read IVR_NOW (or `ivr call --at`): ISO 8601, and a time without a UTC offset is in `zone`.
+
+    One rule for both: without an offset the time is the line's own, in the desk's time zone
+    from the call-flow file (create_app and `ivr call` pass it); with no zone to go by, an
+    offset is needed.
+    """
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise SettingsError(f"IVR_NOW is '{text}'; write it like 2026-12-25T03:00:00-05:00.") from None
+        raise SettingsError(f"{name} is '{text}'; write it like 2026-12-25T03:00 (the line's time "
+                            "zone) or 2026-12-25T03:00:00-05:00.") from None
     if when.tzinfo is None:
-        raise SettingsError(f"IVR_NOW '{text}' has no UTC offset; add one, like -05:00.")
+        if zone is None:
+            raise SettingsError(f"{name} '{text}' has no UTC offset; add one, like -05:00.")
+        when = when.replace(tzinfo=zone)
     return when

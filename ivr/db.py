@@ -2,7 +2,8 @@
 
 SQLAlchemy Core over one DATABASE_URL: SQLite by default, PostgreSQL for replicas. A store
 that is down never breaks a call: every write from a webhook is tried, and a failure is
-logged (without the caller's number) while the call goes on.
+counted, said in the log at most once a minute (without the caller's number) and shown on
+/healthz, while the call goes on. A DATABASE_URL the line cannot use stops it at start-up.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -19,8 +21,10 @@ from sqlalchemy import (Boolean, Column, DateTime, Integer, MetaData, String, Ta
                         update)
 from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+
+from ivr.config import LineError
 
 log = logging.getLogger("ivr.db")
 metadata = MetaData()
@@ -76,8 +80,48 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class StoreError(LineError):
+    """A DATABASE_URL the line cannot use at all: it refuses to start rather than lose messages."""
+
+
+# The schemes DATABASE_URL may use, and the driver each means. postgres:// (Heroku's and many
+# hosts' spelling) and postgresql:// mean psycopg 3, which the package depends on: SQLAlchemy's
+# own default for postgresql:// has been psycopg2, which is not installed.
+SCHEMES = {"sqlite": "sqlite", "sqlite+pysqlite": "sqlite", "postgres": "postgresql+psycopg",
+           "postgresql": "postgresql+psycopg", "postgresql+psycopg": "postgresql+psycopg"}
+EXAMPLES = "sqlite:///var/ivr.db or postgresql://USER@HOST:5432/DB"
+
+
+def store_url(text: str) -> str:
+    """DATABASE_URL as the line uses it (postgres:// and postgresql:// mean psycopg 3); StoreError if unusable."""
+    try:
+        url = make_url(text)
+    except ArgumentError:  # the text itself is not repeated: it may hold a password
+        raise StoreError(f"DATABASE_URL is not a database URL; write it like {EXAMPLES}.") from None
+    driver = SCHEMES.get(url.drivername)
+    if driver is None:
+        raise StoreError(f"DATABASE_URL starts with {url.drivername}://, which the line does not use; "
+                         f"write it like {EXAMPLES} (PostgreSQL through psycopg 3).")
+    url = url.set(drivername=driver)
+    try:
+        url.get_dialect().import_dbapi()
+    except ImportError as exc:
+        raise StoreError(f"DATABASE_URL needs the {driver} driver, which cannot be loaded here ({exc}); "
+                         "reinstall the line (`make install`) so that its dependencies are in place.") from None
+    return url.render_as_string(hide_password=False)
+
+
+def shown_url(url: str) -> str:
+    """A store URL to show staff: the password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not a URL)"
+
+
 def connect(url: str) -> Engine:
     """Create an engine for a DATABASE_URL and make sure the schema exists."""
+    url = store_url(url)
     # hide_parameters: a failed statement's message never carries a caller's number into a log.
     sqlite = url.startswith("sqlite")
     if sqlite:
@@ -115,8 +159,12 @@ class EventSink:
     at most the batch in hand (logged), never a moment of a call.
     """
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, failed=None, written=None):
         self.engine = engine
+        # What to do when a batch is lost or written (Storage counts and tells); by default, log.
+        self.failed = failed or (lambda n, exc: log.error("could not write %d call events and records", n,
+                                                          exc_info=exc))
+        self.written = written or (lambda: None)
         self.queue: queue.Queue = queue.Queue(maxsize=10000)
         self._waiting = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ivr-events", daemon=True)
@@ -203,8 +251,10 @@ class EventSink:
                 for kind in CALL_FACTS:
                     if kind in kinds:
                         _call_facts(conn, kind, kinds.pop(kind))
-        except Exception:
-            log.exception("could not write %d call events and records", len(batch))
+        except Exception as exc:
+            self.failed(len(batch), exc)
+        else:
+            self.written()
 
 
 def _dialect(conn):
@@ -324,13 +374,14 @@ _SET_LENGTH = update(callbacks).where(_THIS_MESSAGE).values(
 
 
 def save_callback(engine: Engine, call_sid: str, caller: str, lang: str, path: str,
-                  recording_url: str | None, seconds: int | None) -> None:
-    """Store a voicemail as a callback request (or complete the one its status callback made)."""
+                  recording_url: str | None, seconds: int | None) -> bool:
+    """Store a voicemail as a callback request (or complete the one its status callback made); True once stored."""
     with engine.begin() as conn:
         found = conn.execute(_SET_CALLER, {"b_sid": call_sid, "b_url": recording_url, "b_caller": caller})
         if not found.rowcount:
             _new_callback(conn, call_sid=call_sid, caller=caller, lang=lang, path=path,
                           recording_url=recording_url, recording_seconds=seconds)
+    return True
 
 
 def recording_done(engine: Engine, call_sid: str, recording_url: str, seconds: int | None,
@@ -384,16 +435,56 @@ def purge(engine: Engine, days: int) -> dict:
         }
 
 
+def scratch_write(engine: Engine) -> None:
+    """Write a scratch row and delete it again, both committed: the store takes writes (`ivr doctor`)."""
+    sid = f"ivr-doctor-{uuid.uuid4().hex[:20]}"
+    with engine.begin() as conn:
+        conn.execute(insert(screens), {"call_sid": sid, "accepted_at": utcnow()})
+    with engine.begin() as conn:
+        if not conn.execute(delete(screens).where(screens.c.call_sid == sid)).rowcount:
+            raise RuntimeError("the scratch row written a moment ago was not there to delete")
+
+
+def reason(exc: BaseException) -> str:
+    """Why a store operation failed, in one line, for staff: the driver's words, never a password."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    from ivr.privacy import redact
+    return redact(text[0][:300]) if text else type(exc).__name__
+
+
+class StoreDown(ConnectionError):
+    """The store failed moments ago, so this operation skipped it rather than make a caller wait."""
+
+
+# What each store function a webhook or page runs is, for the failure counts (ivr_store_failures_total);
+# a lost "callback" (a caller's message) is also said in the log every time, with its CallSid.
+KINDS = {"ivr.db.save_callback": "callback", "ivr.webhook._store_callback": "callback",
+         "ivr.db.recording_done": "callback", "ivr.db.mark_accepted": "screen", "ivr.legs.note": "screen",
+         "ivr.db.was_accepted": "read", "ivr.legs.dialed": "read", "ivr.db.list_callbacks": "read",
+         "ivr.staff._recording_of": "read"}
+SAY_EVERY = 60.0  # seconds: a store that stays down is said in the log once a minute, not per call
+LOOK_EVERY = 5.0  # seconds: /healthz looks at the store itself at most this often per worker
+
+
 class Storage:
-    """One process's lazy connection to the store, that backs off while the store is down."""
+    """One process's lazy connection to the store, that backs off while the store is down.
+
+    It knows whether the store is up, and why not (/healthz), counts every failed write
+    (/metrics), and says failures in the log at most once a minute, with how many were not said.
+    """
 
     RETRY_AFTER = 5.0
 
     def __init__(self, url: str):
-        self.url = url
+        self.url = store_url(url)  # StoreError: refuse to start on a URL that could never work
         self._engine: Engine | None = None
         self._sink: EventSink | None = None
         self._failed_at: float | None = None  # when connecting last failed
+        self.problem: str | None = None  # why the store is down; None while it works
+        self.down_since: datetime | None = None
+        self._looked_at = 0.0
+        self._said_at: float | None = None  # when a failure was last said in the log
+        self._unsaid = 0  # failures since then
         self._lock = threading.RLock()  # sink creation connects the engine under the same lock
 
     @property
@@ -406,15 +497,18 @@ class Storage:
     def engine(self) -> Engine:
         """The engine, connecting (and creating the schema) on first use."""
         if self.down:
-            raise ConnectionError("the store was unreachable moments ago; trying again in a few seconds")
+            raise StoreDown(f"the store is down ({self.problem}); the line tries it again within "
+                            f"{self.RETRY_AFTER:g} s")
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
                     try:
                         self._engine = connect(self.url)
-                    except Exception:
+                    except Exception as exc:
                         self._failed_at = time.monotonic()
+                        self._broke(exc)
                         raise
+                    self._worked()
         return self._engine
 
     @property
@@ -423,8 +517,51 @@ class Storage:
         if self._sink is None:
             with self._lock:
                 if self._sink is None:
-                    self._sink = EventSink(self.engine)
+                    self._sink = EventSink(self.engine, failed=self._lost_events, written=self._worked)
         return self._sink
+
+    def start(self) -> None:
+        """Connect once at start-up; a store that is down then is said at once, and calls go on."""
+        try:
+            self.engine
+        except Exception as exc:
+            self._said_at = time.monotonic()
+            log.error("the store is unreachable at start-up (%s, %s): calls are answered, but nothing is "
+                      "stored until it is back; /healthz shows the store's state", shown_url(self.url), reason(exc))
+
+    def forked(self) -> None:
+        """In a new worker: leave the parent's pooled connections to the parent (SQLAlchemy's advice)."""
+        if self._engine is not None:
+            self._engine.dispose(close=False)
+
+    def state(self) -> dict:
+        """The store as /healthz shows it: up, or down with the reason.
+
+        What the last operation found, and a look every few seconds beside the request (a
+        store that does not answer costs a connect timeout, which no health check should wait for).
+        """
+        now = time.monotonic()
+        if not self.down and now - self._looked_at >= LOOK_EVERY:
+            self._looked_at = now
+            try:
+                threading.Thread(target=self._look, name="ivr-store-look", daemon=True).start()
+            except RuntimeError:  # no thread to be had: look next time
+                self._looked_at = 0.0
+        shown = {"state": "down" if self.problem else "up", "url": shown_url(self.url)}
+        if self.problem:
+            shown.update(reason=self.problem, since=self.down_since.isoformat())
+        return shown
+
+    def _look(self) -> None:
+        """Ask the store for nothing (SELECT 1): up, or down and why."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(1))
+            self._worked()
+        except Exception as exc:
+            if self._engine is not None and _is_connection_error(exc):
+                self._failed_at = time.monotonic()
+            self._broke(exc)
 
     def close(self) -> None:
         """Write the queued events and close the connections (tests, shutdown)."""
@@ -434,29 +571,75 @@ class Storage:
             self._engine.dispose()
 
     def event(self, **event) -> None:
-        """Queue a call event (EventSink.add); a store that is down is only logged."""
+        """Queue a call event (EventSink.add); a store that is down is only counted and logged."""
         self._queue("a call event", lambda sink: sink.add(**event))
 
     def note(self, fact: str, call_sid: str, **values) -> None:
-        """Queue a fact for a call's record (EventSink.note); a store that is down is only logged."""
+        """Queue a fact for a call's record (EventSink.note); a store that is down is only counted and logged."""
         self._queue(NOTED.get(fact, fact), lambda sink: sink.note(fact, call_sid, **values))
 
     def _queue(self, what: str, put) -> None:
         """Hand something to this process's writer; never let a store that is down reach the call."""
         try:
             put(self.sink)
-        except Exception:
-            log.exception("store unavailable: could not note %s", what)
+        except Exception as exc:
+            self.failed(f"note {what}", exc, "events")
 
     def attempt(self, what: str, func, *args, default=None):
-        """Run a store function; on failure log it (no caller data) and return default."""
+        """Run a store function; on failure count and log it (no caller data) and return default."""
         try:
-            return func(self.engine, *args)
+            found = func(self.engine, *args)
         except Exception as exc:
             if not self.url.startswith("sqlite") and _is_connection_error(exc):
                 self._failed_at = time.monotonic()  # don't make the next callers wait on it too
-            log.exception("store unavailable: could not %s", what)
+            kind = KINDS.get(f"{getattr(func, '__module__', '')}.{getattr(func, '__name__', '')}", "other")
+            # A lost message is said every time: its CallSid is how staff find it in Twilio.
+            self.failed(what, exc, kind, always=kind == "callback")
             return default
+        self._worked()
+        return found
+
+    def failed(self, what: str, exc: BaseException, kind: str, count: int = 1, always: bool = False) -> None:
+        """Count a failed store operation and say it, unless a failure was said less than a minute ago."""
+        from ivr import metrics
+        metrics.store_failed(kind, count)
+        self._broke(exc)
+        now = time.monotonic()
+        with self._lock:
+            quiet = self._said_at is not None and now - self._said_at < SAY_EVERY
+            unsaid, self._unsaid = self._unsaid, (self._unsaid + count if quiet else 0)
+            if not quiet:
+                self._said_at = now
+        if quiet and not always:
+            return
+        more = f"; {unsaid} more store failures in the last minute were not logged" if unsaid and not quiet else ""
+        # A traceback only for what is not the store being unreachable: that one is a bug to fix.
+        trace = None if isinstance(exc, ConnectionError) or _is_connection_error(exc) else exc
+        log.error("store unavailable: could not %s (%s)%s", what, reason(exc), more, exc_info=trace)
+
+    def _lost_events(self, count: int, exc: BaseException) -> None:
+        """The writer thread lost a batch: count and say it like any failed write."""
+        if not self.url.startswith("sqlite") and _is_connection_error(exc):
+            self._failed_at = time.monotonic()
+        self.failed(f"write {count} call events and records", exc, "events", count)
+
+    def _broke(self, exc: BaseException) -> None:
+        """Remember why the store failed (for /healthz) and since when."""
+        if isinstance(exc, StoreDown):  # skipped while down: the reason is the one kept
+            return
+        with self._lock:
+            if self.problem is None:
+                self.down_since = utcnow()
+            self.problem = reason(exc)
+
+    def _worked(self) -> None:
+        """The store answered: it is up again (said once, when it was down)."""
+        if self.problem is None:
+            return
+        with self._lock:
+            was, since, self.problem, self._failed_at = self.problem, self.down_since, None, None
+        if was is not None:
+            log.warning("the store works again (it failed from %s: %s)", since.isoformat(timespec="seconds"), was)
 
 
 def _is_connection_error(exc: Exception) -> bool:

@@ -32,6 +32,9 @@ CRISES = Counter("ivr_crisis_calls_total", "Times crisis words were heard and th
 CRISIS_LINE = Counter("ivr_crisis_line_total", "Crisis callers no counselor took, put through to the "
                       "crisis line instead of voicemail.")
 RELOADS = Counter("ivr_flow_reloads_total", "Flow edits taken live (ok) or refused.", ["result"])
+STORE_FAILURES = Counter(
+    "ivr_store_failures_total", "Store operations that failed, by what was lost: events (call events and "
+    "records, per row), callback (a message or its recording), screen (a counselor's 1), read.", ["what"])
 FLOW_WORKERS = Gauge("ivr_flow_workers", "Workers serving each flow version.", ["version"],
                      multiprocess_mode="livesum")
 
@@ -83,6 +86,11 @@ def serving(store, version: str) -> None:
     if before is not None and before[0] == pid:
         FLOW_WORKERS.labels(before[1]).dec()
     _serving[id(store)] = (pid, version)
+
+
+def store_failed(what: str, count: int = 1) -> None:
+    """Count store operations that failed (what: events, callback, screen, read, other)."""
+    _child(STORE_FAILURES, what).inc(count)
 
 
 def reloaded(ok: bool) -> None:

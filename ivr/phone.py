@@ -174,6 +174,11 @@ class Phone:
         """The verb the call waits on (an ElementTree element), or None."""
         return self._pending if self.waiting else None
 
+    @property
+    def after_silence(self) -> str | None:
+        """The verb a silent caller reaches next (its tag: Record, Redirect...), or None."""
+        return self._verbs[0].tag if self.waiting == "gather" and self._verbs else None
+
     def position(self) -> dict:
         """Where the call stands, as plain data another process can resume it from."""
         return {"call_sid": self.call_sid, "account": self.account, "url": _path(self._url),

@@ -12,6 +12,7 @@ waiting for at that moment:
   (a counselor answers and does not take the call), `voicemail` (a phone's own voicemail
   answers), `noanswer` or `busy`; or their first letters a, d, v, n, b;
 - while a message is recorded: `message` (the caller speaks a message) or `silence`; or m, s.
+  At the voicemail notice, `message` waits for the tone and speaks the message.
 """
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ class Terminal:
 
     def __init__(self, app, lang: str | None = None, echo=click.echo):
         self.app, self.echo = app, echo
+        self.left_message = False
         self.flow = app.extensions["ivr.store"].flow
         voice_path = "/voice" + (f"?l={lang}" if lang else "")
         self.phone = Phone(client_post(app.test_client()), base=app.config["IVR_PUBLIC_URL"] or "http://127.0.0.1",
@@ -82,6 +84,12 @@ class Terminal:
         if word in ("", "silence"):
             self.echo("  (you say nothing)")
             self.show(self.phone.stay_silent())
+        elif word == "message" and self.phone.after_silence == "Record":
+            # The voicemail notice waits for a key first; a caller with a message waits for the tone.
+            self.echo("  (you wait for the tone)")
+            self.show(self.phone.stay_silent())
+            if self.waiting == "record":
+                self._recording("message")
         elif all(ch in KEYS for ch in token):
             for key in token:
                 if self.waiting != "gather":
@@ -113,6 +121,7 @@ class Terminal:
     def _recording(self, outcome: str) -> None:
         """Speak a message into the recording, or nothing."""
         if outcome == "message":
+            self.left_message = True
             self.echo("  (you speak a message for 15 s and press #)")
             self.show(self.phone.leave_message(15))
         elif outcome == "silence":
@@ -183,8 +192,8 @@ def _pretty(number: str) -> str:
         return number
 
 
-def run(app, lang: str | None, script: str | None, echo=click.echo, read=None) -> None:
-    """Play one call: the scripted tokens, or what staff type, until it ends."""
+def run(app, lang: str | None, script: str | None, echo=click.echo, read=None) -> Terminal:
+    """Play one call: the scripted tokens, or what staff type, until it ends; the call played."""
     terminal = Terminal(app, lang, echo)
     terminal.start()
     if script is not None:
@@ -194,7 +203,7 @@ def run(app, lang: str | None, script: str | None, echo=click.echo, read=None) -
         if terminal.waiting:
             echo(f"-- end of the script; the call was waiting ({terminal.waiting}); you hang up --")
             terminal.phone.hang_up()
-        return
+        return terminal
     read = read or (lambda: click.prompt("", default="", show_default=False, prompt_suffix="> "))
     while terminal.waiting:
         try:
@@ -202,11 +211,12 @@ def run(app, lang: str | None, script: str | None, echo=click.echo, read=None) -
         except (click.Abort, EOFError):
             echo("\n  (you hang up)")
             terminal.phone.hang_up()
-            return
+            return terminal
         try:
             terminal.act(token)
         except ScriptError as exc:
             echo(f"  {exc}")
+    return terminal
 
 
 @contextmanager

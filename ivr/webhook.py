@@ -382,17 +382,26 @@ def audio(lang: str, file: str):
 
 @bp.get("/healthz")
 def healthz():
-    """Which flow is loaded, when, and the last reload error; 503 without a valid flow."""
+    """Which flow is loaded, when, the last reload error and the store's state; 503 without a valid flow.
+
+    A store that is down still answers 200: calls are answered, so the line is up; what it
+    cannot do is said under "store" (and in "status").
+    """
     store = current_app.extensions.get("ivr.store")
     flow = store.current() if store else None
     if flow is None:
         return jsonify(status="no valid flow loaded"), 503
+    kept = storage().state()
+    status = "ok" if not store.error else "serving last good flow"
+    if kept["state"] == "down":
+        status += "; the store is down: calls are answered, nothing is stored"
     body = {
-        "status": "ok" if not store.error else "serving last good flow",
+        "status": status,
         "flow": {"path": flow.path, "version": flow.version, "name": flow.name,
                  "loaded_at": datetime.fromtimestamp(flow.loaded_at, timezone.utc).isoformat(),
                  "menus": len(flow.menus), "languages": list(flow.languages)},
         "reload_error": store.error or None,
+        "store": kept,
         "worker": os.getpid(),
     }
     return jsonify(body), 200

@@ -12,6 +12,7 @@ import time
 import urllib.request
 import uuid
 import wave
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -160,17 +161,52 @@ class Server:
              *(["--workers", str(self.workers)] if self.workers else []), self.app],
             cwd=str(ROOT), env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {self.log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(self.base + "/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not come up: {self.log_path.read_text()[-3000:]}")
+        self.wait_until_ready()
+        return self
+
+    def wait_until_ready(self, seconds: float = 60) -> None:
+        """Wait until EVERY worker is up and has answered /healthz itself (it names its pid).
+
+        One answer is not enough: a worker that boots later would do its start-up work in the
+        middle of a test. An app whose /healthz names no worker (bench's baseline) is ready at
+        its first answer; bench/run.py then waits for its workers' processes.
+        """
+        answered: set = set()
+        deadline = time.monotonic() + seconds
+        with ThreadPoolExecutor(self.worker_count()) as pool:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"gunicorn exited: {self.log_path.read_text()[-3000:]}")
+                # As many requests at once as there are workers: one worker cannot take them all.
+                bodies = [body for body in pool.map(self._healthz, range(self.worker_count())) if body]
+                if not bodies:
+                    time.sleep(0.05)  # not listening yet, or 503 while no flow is loaded
+                    continue
+                for body in bodies:
+                    try:
+                        worker = json.loads(body).get("worker")
+                    except ValueError:
+                        worker = None
+                    if worker is None:
+                        return
+                    answered.add(worker)
+                running = set(self.workers_now())
+                if len(running) >= self.worker_count() and running <= answered:
+                    return
+        raise RuntimeError(f"gunicorn's workers did not all come up (answered: {sorted(answered)}, running: "
+                           f"{sorted(self.workers_now())}): {self.log_path.read_text()[-3000:]}")
+
+    def _healthz(self, _=None) -> bytes | None:
+        """GET /healthz's body, or None when it does not answer 200 (yet)."""
+        try:
+            with urllib.request.urlopen(self.base + "/healthz", timeout=2) as response:
+                return response.read()
+        except OSError:
+            return None
+
+    def worker_count(self) -> int:
+        """How many workers this server runs: as started, or as gunicorn.conf.py asks for."""
+        return self.workers or int(self.env.get("IVR_WORKERS") or (os.cpu_count() or 1) * 2 + 1)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -254,7 +254,7 @@ def test_purge_keeps_the_audit_trail_for_its_own_retention(store_url, engine):
             conn.execute(audit.trail.insert().values(at=now - timedelta(days=days), who="maria", action="listen",
                                                      what=f"callback {days}", place="198.51.100.1"))
     done = ivr(store_url, "purge", "--older-than", "30")
-    assert done.returncode == 0 and "1 audit entries older than 2190 days" in done.stdout
+    assert done.returncode == 0 and "and 1 audit entry older than 2190 days" in done.stdout
     kept = {e["what"] for e in audit.entries(engine)}
     assert {"callback 40", f"callback {audit.RETENTION_DAYS - 1}"} <= kept
     assert f"callback {audit.RETENTION_DAYS + 1}" not in kept

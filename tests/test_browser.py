@@ -1,7 +1,9 @@
-"""The browser phone end to end: Debian's Chromium, driven by Playwright, against real gunicorn.
+"""The browser phone end to end: a Chromium of the machine's own, driven by Playwright, against real gunicorn.
 
-`make test` installs /usr/bin/chromium when it is missing. Playwright only drives it: its own
-browser downloads are never used. IVR_UPDATE_SCREENSHOT=1 also refreshes docs/simulator.png.
+Under CI (`CI` set) `make test` installs Debian's /usr/bin/chromium when it is missing, and a
+missing browser fails. Elsewhere these tests are skipped, saying how to get one, when no Chromium
+is found (IVR_CHROMIUM, /usr/bin/chromium, or chromium on the PATH). Playwright only drives it:
+its own browser downloads are never used. IVR_UPDATE_SCREENSHOT=1 also refreshes docs/simulator.png.
 """
 import os
 import re
@@ -19,7 +21,20 @@ pytestmark = pytest.mark.slow
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
 
-CHROMIUM = "/usr/bin/chromium"
+GET_ONE = ("install one (Debian or Ubuntu: `sudo apt-get install chromium`; macOS: `brew install --cask "
+           "chromium`) or point IVR_CHROMIUM at a Chromium or Chrome binary")
+
+
+def find_chromium() -> str | None:
+    """The Chromium to drive: IVR_CHROMIUM, Debian's, or one on the PATH."""
+    for candidate in (os.environ.get("IVR_CHROMIUM"), "/usr/bin/chromium"):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+CHROMIUM = find_chromium()
+
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 STAFF = {"username": "maria", "password": "a long staff passphrase"}
@@ -47,11 +62,11 @@ def line(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def chromium():
-    """Debian's Chromium, driven by Playwright (CI has it from `make test`)."""
-    if not Path(CHROMIUM).exists():
+    """The machine's Chromium, driven by Playwright (CI has Debian's from `make test`)."""
+    if CHROMIUM is None:
         if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: `make test` installs it with apt-get install chromium")
-        pytest.skip(f"{CHROMIUM} is missing; run `make test` (it installs Debian's chromium)")
+            pytest.fail("/usr/bin/chromium is missing: under CI `make test` installs it (apt-get install chromium)")
+        pytest.skip(f"the browser phone's tests need a Chromium, and none was found: {GET_ONE}")
     with playwright.sync_playwright() as driver:
         yield driver.chromium
 

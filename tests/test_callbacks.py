@@ -143,7 +143,7 @@ def test_purge_deletes_only_records_past_retention(store, runner):
     result = ivr(runner, url, "purge", "--older-than", "30")
     assert result.exit_code == 0, result.output
     first, second = result.output.strip().splitlines()
-    assert first == "Deleted 1 callbacks, 1 events, 1 calls, 1 screens older than 30 days."
+    assert first == "Deleted 1 callback, 1 event, 1 call, 1 screen older than 30 days."
     assert second.endswith("0 audit entries older than 2190 days (the audit trail's own retention).")
     with engine.connect() as conn:
         for table, column in ((db.calls, db.calls.c.call_sid), (db.events, db.events.c.call_sid),

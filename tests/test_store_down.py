@@ -8,7 +8,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from prometheus_client import REGISTRY
+
 from ivr import create_app, db
+from ivr.db import SAY_EVERY
 from ivr.phone import Phone, client_post
 from tests.conftest import free_port
 
@@ -100,22 +103,61 @@ def unreachable_line(settings):
     return app
 
 
-def test_a_call_flows_with_the_database_down_and_the_failure_is_logged_without_the_number(settings, caplog):
+def store_lines(caplog) -> list:
+    """What the store said in the log, one text per record."""
+    return [r.getMessage() for r in caplog.records if r.name == "ivr.db"]
+
+
+def counted(what: str) -> float:
+    """ivr_store_failures_total for one kind of loss, in this process."""
+    return REGISTRY.get_sample_value("ivr_store_failures_total", {"what": what}) or 0.0
+
+
+def test_a_call_flows_with_the_database_down_and_the_failure_is_counted_and_said_once_a_minute(settings, caplog):
     caplog.set_level(logging.INFO)
+    before = {what: counted(what) for what in ("events", "callback")}
     app = unreachable_line(settings)
+    storage = app.extensions["ivr.db"]
+    said = store_lines(caplog)
+    assert len(said) == 1 and said[0].startswith("the store is unreachable at start-up")
+    failed_at = storage._failed_at  # the start-up look found it down: calls skip it from then on
+    assert failed_at is not None
     call = whole_call(app, stored=False)
-    failures = store_failures(caplog)
-    logged = "\n".join(text for _, text in failures)
-    assert f"could not store the callback request of CallSid {call.call_sid}" in logged
-    assert "could not note a new call" in logged and "could not note how a call ended" in logged
+    said = store_lines(caplog)[1:]
+    # A lost message is said every time, with the CallSid that finds it in Twilio's console;
+    # the call's events and records are counted, not said again within the minute.
+    assert [line.split(" (")[0] for line in said] == [
+        f"store unavailable: could not store the callback request of CallSid {call.call_sid}",
+        f"store unavailable: could not update the recording of CallSid {call.call_sid}"]
+    assert "the store is down (connection failed" in said[0]
+    assert counted("events") - before["events"] >= 3  # the call's start, its steps and its end
+    assert counted("callback") - before["callback"] == 2  # the message and its recording callback
     everything = "\n".join(logging.Formatter().format(r) for r in caplog.records)
     assert CALLER not in everything and CALLER[2:] not in everything
-    # Only the first step tried to connect; every later one skipped the store at once, and
-    # skipping does not push the next try further away.
-    assert [kind for kind, _ in failures].count(ConnectionError) == len(failures) - 1
-    failed_at = app.extensions["ivr.db"]._failed_at
-    whole_call(app, stored=False)
-    assert app.extensions["ivr.db"]._failed_at == failed_at
+    whole_call(app, stored=False)  # skipping the store does not push the next try further away
+    assert storage._failed_at == failed_at
+    storage._said_at -= SAY_EVERY  # a minute on: the next failure is said, with how many were not
+    caplog.clear()
+    Phone(client_post(app.test_client()), caller=CALLER).dial_in()
+    said = store_lines(caplog)
+    assert len(said) == 1 and said[0].startswith("store unavailable: could not note a new call")
+    assert "more store failures in the last minute were not logged" in said[0]
+
+
+def test_healthz_says_the_store_is_down_with_the_reason_and_no_password(settings):
+    app = create_app({**settings, "DATABASE_URL": f"postgres://postgres:s3cret-pw@127.0.0.1:{free_port()}/ivr"})
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200  # calls are still answered
+    body = response.get_json()
+    assert body["store"]["state"] == "down" and "Connection refused" in body["store"]["reason"]
+    assert body["store"]["url"].startswith("postgresql+psycopg://postgres:***@127.0.0.1:")
+    assert "the store is down" in body["status"] and body["flow"]["version"]
+    assert "s3cret-pw" not in response.get_data(as_text=True)
+
+
+def test_healthz_says_the_store_is_up(client):
+    store = client.get("/healthz").get_json()["store"]
+    assert store["state"] == "up" and store["url"].startswith("sqlite:///") and "reason" not in store
 
 
 def test_with_the_database_down_a_screened_counselor_still_takes_the_call(settings):
@@ -154,13 +196,17 @@ def test_a_database_that_goes_away_mid_shift_is_skipped_then_used_again(postgres
         assert not store_failures(caplog)
         relay.cut()
         storage.RETRY_AFTER = 3600
-        whole_call(app, stored=False)
+        cut = whole_call(app, stored=False)
         failures = store_failures(caplog)
-        assert failures and [kind for kind, _ in failures].count(ConnectionError) == len(failures) - 1
+        assert failures and any(f"callback request of CallSid {cut.call_sid}" in text_ for _, text_ in failures)
+        health = app.test_client().get("/healthz")
+        assert health.status_code == 200 and health.get_json()["store"]["state"] == "down"
         relay = Relay((target.host, target.port or 5432), port=relay.port)
         storage.RETRY_AFTER = 0  # the back-off is over: the next call reaches the store again
         later = whole_call(app)
         assert len(store_failures(caplog)) == len(failures)
+        assert app.test_client().get("/healthz").get_json()["store"]["state"] == "up"
+        assert any(line.startswith("the store works again") for line in store_lines(caplog))
         with storage.engine.connect() as conn:
             found = conn.execute(text("SELECT count(*) FROM callbacks WHERE call_sid = :sid"),
                                  {"sid": later.call_sid}).scalar()
