@@ -47,6 +47,7 @@ def counselor_leg(call, keys: str | None) -> list:
     verbs = list(ET.fromstring(body))
     gather = verbs[0]
     assert gather.tag == "Gather" and gather.get("input") == "dtmf"
+    assert gather.get("timeout") == "8"  # time to hear who is calling, then decide
     if keys is None:  # no key: Twilio runs what follows the Gather
         return verbs[1:]
     status, body = call.post(urljoin(url, gather.get("action")), {**leg, "Digits": keys}, {})
