@@ -587,3 +587,25 @@ def test_a_recording_without_sound_gets_the_notice_once_more_then_the_guidance(c
     assert call.waiting == "gather"
     call.press("3")
     assert flow.text(lang, "aftercare") in call.said(start)
+
+
+@pytest.mark.parametrize("fresh_start", ["*", "8", "repeat"])
+def test_asking_to_hear_it_again_or_another_language_forgives_a_mistake(phone, fresh_start):
+    call = phone()
+    call.dial_in()
+    call.press("6")
+    call.say(fresh_start) if fresh_start == "repeat" else call.press(fresh_start)
+    call.press("6")
+    assert call.waiting == "gather", "one mistake before and one after: still one mistake"
+    call.press("6")
+    assert call.waiting == "dial"
+
+
+def test_hearing_the_saved_message_notice_again_forgives_a_mistake(phone):
+    call = phone()
+    call.dial_in()
+    leave_a_message(call)
+    call.press("6")
+    call.press("*")
+    call.press("6")
+    assert call.waiting == "gather"
