@@ -684,3 +684,47 @@ def test_next_opening_is_the_first_open_minute(moment):
     while step < opening and not reference_open(moment):
         assert not reference_open(step), step
         step += timedelta(minutes=1)
+
+
+# ---------------------------------------------------------------- what `ivr check` says about hours (make mutation)
+
+FROM_TO = {**LINES, ("open", "sat", "from"): 70, ("open", "sat", "to"): 71}
+
+
+def sat(value):
+    """The problems of an `open` section with one Saturday value, with lines for from/to."""
+    return parse({"timezone": "UTC", "open": {"sat": value}}, lines=FROM_TO)
+
+
+def test_a_from_to_window_may_end_at_24_but_not_start_there():
+    hours = build({"timezone": "UTC", "open": {"sat": {"from": "20:00", "to": "24:00"}}})
+    assert hours.weekly[5] == (Window(time(20), time(0)),)
+    problem = only(sat({"from": "24:00", "to": "24:00"})[1])
+    assert (problem.line, problem.message) == (
+        70, "hours: 'sat' 'from' time '24:00' is not a time; write it like \"08:00\"")
+
+
+@pytest.mark.parametrize("value,line,message", [
+    ({"from": "9am", "to": "13:00"}, 70, "hours: 'sat' 'from' time '9am' is not a time; write it like \"08:00\""),
+    ({"from": "09:00", "to": 13}, 71, "hours: 'sat' 'to' time '13' is not a time; write it like \"08:00\""),
+    ({"from": "09:00"}, 5, "hours: 'sat' should be a time range like \"08:00-20:00\", "
+                           "or a mapping with just 'from' and 'to'"),
+    ({"from": " 09:00 ", "to": "09:00"}, 5, "hours: 'sat' window '09:00-09:00' is empty (it opens and closes at "
+                                             "the same time); write the real hours, or \"00:00-24:00\" for all day"),
+    (9, 5, "hours: 'sat' window '9' is not a time range; write it like \"08:00-20:00\" or \"closed\""),
+])
+def test_a_wrong_window_is_said_with_its_line_and_its_own_words(value, line, message):
+    hours, problems = sat(value)
+    problem = only(problems)
+    assert hours is None and (problem.line, problem.message) == (line, message)
+
+
+def test_days_given_twice_are_named_in_a_list():
+    raw = {"timezone": "UTC", "open": {"mon-wed": "08:00-12:00", "mon,tue,wed": "13:00-14:00"}}
+    problem = only(parse(raw, lines={**LINES, ("open", "mon-wed"): 4, ("open", "mon,tue,wed"): 5})[1])
+    assert problem.message.startswith("hours: Monday, Tuesday and Wednesday are given twice, in 'mon-wed' (line 4)")
+
+
+def test_a_time_zone_in_the_wrong_case_is_suggested_as_written_in_the_tz_database():
+    problem = only(parse({"timezone": "etc/utc", "open": {"sat": "09:00-13:00"}})[1])
+    assert "(did you mean 'Etc/UTC'?)" in problem.message
