@@ -48,12 +48,15 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["ivr.twiml"] = RenderCache()
     _warn_about(settings)
 
-    from ivr import metrics, sessions, simulator, staff, webhook
+    from ivr import callback_call, metrics, recordings, sessions, simulator, staff, webhook
     from ivr.security import BodyLimit
     app.register_blueprint(webhook.bp)
     app.register_blueprint(simulator.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(sessions.bp)
+    app.register_blueprint(recordings.bp)
+    app.register_blueprint(callback_call.staff_bp)
+    app.register_blueprint(callback_call.bp)
     metrics.init_app(app)
     app.before_request(_start_clock)
     app.wsgi_app = BodyLimit(app.wsgi_app, MAX_REQUEST_BYTES)  # chunked bodies too

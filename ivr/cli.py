@@ -180,20 +180,52 @@ def callbacks_done(callback_id, status):
 
 
 @main.command()
-@click.option("--older-than", "days", type=click.IntRange(min=1), required=True,
-              help="Delete records older than this many days.")
+@click.option("--older-than", "days", type=click.IntRange(min=0), required=True,
+              help="Delete records older than this many days (0: everything up to now).")
+@click.option("--dry-run", is_flag=True, help="List what would go, and delete nothing.")
 @staff_errors
-def purge(days):
-    """Delete callback requests and call records past the retention period (the audit trail keeps its own)."""
-    from ivr import audit, db, legs
+def purge(days, dry_run):
+    """Delete old recordings at Twilio, then the callback requests and call records past retention.
+
+    The audit trail keeps its own retention (ivr.audit.RETENTION_DAYS), however short DAYS.
+    """
+    from ivr import audit, db, legs, recordings
+    from ivr.flow import check_flow
+    from ivr.twilio_api import from_environment
+    account = from_environment(check_flow(flow_file(None))[0])
     engine = db.connect(database_url())
-    counts = db.purge(engine, days)
-    click.echo("Deleted " + ", ".join(counted(n, what.rstrip("s")) for what, n in counts.items())
+    done = recordings.purge(engine, account, days, dry_run)
+    if dry_run:
+        return _purge_plan(done, days)
+    if done.deleted or done.gone or done.kept:
+        click.echo(f"Deleted {counted(done.deleted + done.gone, 'recording')} at Twilio"
+                   + (f" ({done.gone} of them Twilio no longer had)." if done.gone else "."))
+    click.echo("Deleted " + ", ".join(counted(n, what.rstrip("s")) for what, n in done.rows.items())
                + f" older than {counted(days, 'day')}.")
     kept = max(days, audit.RETENTION_DAYS)  # the audit trail: never fewer days than its own retention
     click.echo(f"Deleted {counted(legs.purge(engine, days), 'counselor leg')} older than {counted(days, 'day')}, "
                f"and {counted(audit.purge(engine, days), 'audit entry', 'audit entries')} older than {kept} days (the audit trail's "
                "own retention).")
+    if done.kept:
+        for callback_id, why in done.kept:
+            click.echo(f"Callback #{callback_id} kept: {why}", err=True)
+        click.echo(f"{counted(len(done.kept), 'callback request')} "
+                   f"{'remains' if len(done.kept) == 1 else 'remain'}, with recordings at Twilio; "
+                   "run `ivr purge` again to retry them.", err=True)
+        sys.exit(1)
+
+
+def _purge_plan(done, days: int) -> None:
+    """Print what a purge would delete (--dry-run)."""
+    from ivr.db import as_utc
+    zone = _desk_zone()
+    click.echo(f"A purge of records older than {counted(days, 'day')} would delete:")
+    for row, sid, why in done.listed:
+        what = (f"recording {sid} at Twilio, then the row" if sid else
+                f"nothing, it stays: {why}" if why else "the row (no recording)")
+        click.echo(f"  callback #{row['id']} of {as_utc(row['created_at']).astimezone(zone):%Y-%m-%d %H:%M %Z}: {what}")
+    click.echo("  " + ", ".join(counted(n, what.rstrip("s")) for what, n in done.rows.items()) + " in all.")
+    click.echo("Nothing was deleted (--dry-run).")
 
 
 @main.command()
@@ -215,6 +247,71 @@ def report(since, html_file):
         with open(html_file, "w", encoding="utf-8") as f:
             f.write(stats.page(figures, flow.name if flow is not None else "Recovery Helpline"))
         click.echo(f"Charts written to {html_file}.")
+
+
+@main.group()
+def twilio():
+    """The line's Twilio number: point it at this server, and check its configuration."""
+
+
+def _number_and_settings():
+    """The account's number as Twilio has it, and the settings the line needs (from IVR_PUBLIC_URL)."""
+    from ivr import twilio_number
+    from ivr.flow import check_flow
+    from ivr.twilio_api import from_environment
+    public = os.environ.get("IVR_PUBLIC_URL")
+    if not public:
+        raise ValueError("IVR_PUBLIC_URL is not set: set it to the address Twilio reaches this line "
+                         "at, like https://ivr.example.org")
+    return twilio_number.find(from_environment(check_flow(flow_file(None))[0])), twilio_number.wanted(public)
+
+
+@twilio.command()
+@click.option("--yes", is_flag=True, help="Make the change without asking.")
+@staff_errors
+def setup(yes):
+    """Point the line's number at this server: /voice, /fallback and /status, all POST."""
+    from ivr import twilio_number
+    try:
+        number, settings = _number_and_settings()
+        changes = twilio_number.changes(number, settings)
+        if changes:
+            click.echo(f"{number.phone_number} ({number.sid}) will change:")
+            for change in changes:
+                click.echo(f"  {change.label}: {change.now or '(not set)'} -> {change.wanted}")
+            if not yes and not click.confirm("Make this change at Twilio?", default=False):
+                click.echo("Nothing was changed.")
+                sys.exit(1)
+            number = twilio_number.apply(number, settings)
+            click.echo(f"Done: calls to {number.phone_number} now come to {settings['voice_url']}.")
+        else:
+            click.echo(f"{number.phone_number} already points at {settings['voice_url']}; nothing to change.")
+    except twilio_number.TwilioFailed as exc:
+        raise ValueError(str(exc)) from None
+    left = twilio_number.problems(number, settings)
+    for problem in left:
+        click.echo(f"{number.phone_number}: {problem}", err=True)
+    if left:
+        sys.exit(1)
+
+
+@twilio.command("doctor")
+@staff_errors
+def twilio_doctor():
+    """Compare the number's live configuration at Twilio with what the line expects."""
+    from ivr import twilio_number
+    try:
+        number, settings = _number_and_settings()
+    except twilio_number.TwilioFailed as exc:
+        raise ValueError(str(exc)) from None
+    found = twilio_number.problems(number, settings)
+    for problem in found:
+        click.echo(f"{number.phone_number}: {problem}")
+    if found:
+        click.echo(f"{len(found)} problem(s); `ivr twilio setup` fixes the URLs and methods.", err=True)
+        sys.exit(1)
+    click.echo(f"{number.phone_number}: ok, calls come to {settings['voice_url']} (POST), with "
+               f"{settings['voice_fallback_url']} and {settings['status_callback']}.")
 
 
 @main.command()

@@ -15,7 +15,13 @@ DEFAULTS = {
     "DATABASE_URL": "sqlite:///var/ivr.db",
     "IVR_SECRET_KEY": None,
     "IVR_STAFF_PASSWORD": None,
+    # Twilio's REST API (recordings, call-backs, number setup): see ivr/twilio_api.py
     "TWILIO_ACCOUNT_SID": None,
+    "TWILIO_API_KEY": None,
+    "TWILIO_API_SECRET": None,
+    "TWILIO_API_URL": "https://api.twilio.com",
+    "TWILIO_API_TIMEOUT": "10",
+    "IVR_LINE_NUMBER": None,
 }
 PRODUCTION_NEEDS = ("TWILIO_AUTH_TOKEN", "IVR_PUBLIC_URL", "IVR_SECRET_KEY")
 BASE_URL = re.compile(r"https?://[^/?#\s]+(/[^?#\s]*)?")
@@ -48,11 +54,30 @@ def load_settings(overrides: dict | None = None) -> dict:
     if settings["IVR_PUBLIC_URL"] and not BASE_URL.fullmatch(settings["IVR_PUBLIC_URL"]):
         raise SettingsError(f"IVR_PUBLIC_URL is '{settings['IVR_PUBLIC_URL']}'; write the base URL Twilio "
                             "is configured with, like https://ivr.example.org (signatures are checked against it).")
+    check_twilio_api(settings)
     if settings["IVR_NOW"]:
         fixed_now(settings["IVR_NOW"], timezone.utc)  # refuse a bad clock at start, not mid-call
     if not settings["IVR_SECRET_KEY"]:
         settings["IVR_SECRET_KEY"] = secrets.token_hex(32)  # development: random per process
     return settings
+
+
+def check_twilio_api(settings: dict) -> None:
+    """Refuse a REST API address or timeout the line cannot use; production only over https."""
+    url = settings["TWILIO_API_URL"]
+    if not BASE_URL.fullmatch(url or ""):
+        raise SettingsError(f"TWILIO_API_URL is '{url}'; leave it unset (Twilio's own, "
+                            "https://api.twilio.com) or write a base URL like https://twilio-stand-in.example.org.")
+    if settings["IVR_ENV"] == "production" and not url.startswith("https://"):
+        raise SettingsError(f"TWILIO_API_URL is '{url}', which is not https; in production the line "
+                            "sends Twilio credentials and callers' numbers only over https. Unset it to use Twilio's own.")
+    try:
+        seconds = float(settings["TWILIO_API_TIMEOUT"])
+    except (TypeError, ValueError):
+        seconds = 0
+    if not 0 < seconds <= 60:
+        raise SettingsError(f"TWILIO_API_TIMEOUT is '{settings['TWILIO_API_TIMEOUT']}'; write the seconds "
+                            "the line waits for Twilio's API, more than 0 and at most 60 (default 10).")
 
 
 def fixed_now(text: str, zone=None, name: str = "IVR_NOW") -> datetime:

@@ -73,6 +73,7 @@ callbacks = Table(
 )
 
 CALLBACK_STATUSES = ("new", "called_back", "closed")
+CALL_STATUSES = ("calling", "talked", "no_answer")  # a call-back from the helpline, as it goes
 
 
 def utcnow() -> datetime:
@@ -423,16 +424,51 @@ def set_callback_status(engine: Engine, callback_id: int, status: str) -> bool:
         return bool(done.rowcount)
 
 
-def purge(engine: Engine, days: int) -> dict:
-    """Delete callbacks, calls, events and screens older than a number of days."""
-    cutoff = utcnow() - timedelta(days=days)
+def follow_call(engine: Engine, callback_id: int, status: str, only_from: tuple = ()) -> bool:
+    """Set a callback's status as its call-back goes (only from `only_from`, when given)."""
+    query = update(callbacks).where(callbacks.c.id == callback_id)
+    if only_from:
+        query = query.where(callbacks.c.status.in_(only_from))
     with engine.begin() as conn:
-        return {
-            "callbacks": conn.execute(delete(callbacks).where(callbacks.c.created_at < cutoff)).rowcount,
-            "events": conn.execute(delete(events).where(events.c.at < cutoff)).rowcount,
-            "calls": conn.execute(delete(calls).where(calls.c.started_at < cutoff)).rowcount,
-            "screens": conn.execute(delete(screens).where(screens.c.accepted_at < cutoff)).rowcount,
-        }
+        return bool(conn.execute(query.values(status=status, updated_at=utcnow())).rowcount)
+
+
+def purge(engine: Engine, days: int, callback_ids=None, dry_run: bool = False) -> dict:
+    """Delete callbacks, calls, events and screens older than a number of days (0: up to now).
+
+    callback_ids: delete just these callback requests (those whose recordings are gone from
+    Twilio), not every old one. dry_run: count what would go, and keep it.
+    """
+    cutoff = utcnow() - timedelta(days=days)
+    old_callbacks = callbacks.c.created_at < cutoff
+    if callback_ids is not None:
+        old_callbacks = callbacks.c.id.in_(list(callback_ids) or [-1])
+    with engine.connect() as conn:
+        with conn.begin() as transaction:
+            counts = {
+                "callbacks": conn.execute(delete(callbacks).where(old_callbacks)).rowcount,
+                "events": conn.execute(delete(events).where(events.c.at < cutoff)).rowcount,
+                "calls": conn.execute(delete(calls).where(calls.c.started_at < cutoff)).rowcount,
+                "screens": conn.execute(delete(screens).where(screens.c.accepted_at < cutoff)).rowcount,
+            }
+            if dry_run:
+                transaction.rollback()
+        return counts
+
+
+def expiring_callbacks(engine: Engine, days: int) -> list[dict]:
+    """Callback requests older than a number of days (0: up to now), oldest first."""
+    cutoff = utcnow() - timedelta(days=days)
+    query = select(callbacks).where(callbacks.c.created_at < cutoff).order_by(callbacks.c.created_at)
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def get_callback(engine: Engine, callback_id: int) -> dict | None:
+    """One callback request, or None."""
+    with engine.connect() as conn:
+        row = conn.execute(select(callbacks).where(callbacks.c.id == callback_id)).first()
+        return dict(row._mapping) if row else None
 
 
 def scratch_write(engine: Engine) -> None:

@@ -220,8 +220,9 @@ def _twilio(env: dict, setting: dict) -> Finding:
         return Finding("problem", "Twilio REST API", "only one of TWILIO_API_KEY and TWILIO_API_SECRET is set",
                        "set both, or neither (the auth token is used then)")
     if not sid:
-        return Finding("ok", "Twilio REST API", "off (TWILIO_ACCOUNT_SID is not set): purge leaves recordings "
-                       "at Twilio, and no call is placed through the API")
+        return Finding("ok", "Twilio REST API", "off (TWILIO_ACCOUNT_SID is not set): purge keeps the callback "
+                       "requests whose recordings it cannot delete at Twilio, messages do not play on the "
+                       "callback page, and no call is placed through the API")
     if not (key or env.get("TWILIO_AUTH_TOKEN")):
         return Finding("problem", "Twilio REST API", "TWILIO_ACCOUNT_SID is set but no credentials",
                        "set TWILIO_AUTH_TOKEN, or TWILIO_API_KEY and TWILIO_API_SECRET")

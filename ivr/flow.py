@@ -112,6 +112,7 @@ class Flow:
     tries: int = 2
     wait_seconds: int = 6
     record_seconds: int = 120
+    number: str = ""  # the line's own phone number (E.164): caller ID of call-backs, `ivr twilio`
     crisis_line: str = ""  # rung when no counselor takes a crisis caller; never voicemail
     version: str = ""
     loaded_at: float = 0.0
@@ -191,7 +192,8 @@ class _Builder:
     TOP = {"line": True, "counselors": True, "routing": False, "hours": False, "start": True,
            "menus": True, "messages": False}
     LINE = {"name": True, "languages": True, "counselor_key": False, "repeat_key": False,
-            "tries": False, "wait_seconds": False, "record_seconds": False, "crisis_line": True}
+            "tries": False, "wait_seconds": False, "record_seconds": False, "crisis_line": True,
+            "number": False}
     LANGUAGE = {"voice": True, "language": True, "key": False, "words": False,
                 "counselor_words": False, "repeat_words": False, "name": False,
                 "crisis_words": False, "callback_promise": False}
@@ -319,6 +321,7 @@ class _Builder:
             self.check_dead_ends(menus, start)
         prompts, audio = self.prompts(menus, messages, languages)
         name = self.text(("line", "name"), line.get("name", ""), "the line's name") or ""
+        number = self.own_number(line.get("number"))
         return Flow(
             path=str(self.path), name=name, languages=languages, start=start, menus=menus,
             groups=groups, routing=routing, hours=hours, prompts=prompts, audio=audio,
@@ -328,8 +331,18 @@ class _Builder:
                                      "wait_seconds", 3, 20, 6),
             record_seconds=self.number(("line", "record_seconds"), line.get("record_seconds"),
                                        "record_seconds", 30, 600, 120),
-            crisis_line=crisis_line, loaded_at=time.time(),
+            number=number, crisis_line=crisis_line, loaded_at=time.time(),
         )
+
+    def own_number(self, value) -> str:
+        """Read line.number, the line's own phone number in E.164 form (optional)."""
+        if value is None:
+            return ""
+        if not _is_e164(value):
+            self.error(("line", "number"), f"'{value}' is not a phone number in E.164 form; write it "
+                       "like \"+18564437701\" (+, country code, number, in quotes).")
+            return ""
+        return value
 
     def key(self, path: tuple, value, default: str) -> str:
         """Read a caller key: one of 0-9, * or #."""

@@ -13,7 +13,6 @@ import logging
 from datetime import datetime, tzinfo
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template_string, request, url_for
-from sqlalchemy import select
 
 from ivr import audit, db
 from ivr.security import RECORDING, staff_headers, staff_refusal
@@ -24,6 +23,7 @@ bp.after_request(staff_headers)
 log = logging.getLogger("ivr.staff")
 
 STATUS_WORDS = {"new": "New", "called_back": "Called back", "closed": "Closed"}
+CALL_WORDS = {"calling": "Calling now", "talked": "Talked", "no_answer": "No answer"}  # a call-back's
 
 
 # -- shared with `ivr callbacks` --------------------------------------------------------------
@@ -46,7 +46,8 @@ def callback_view(row: dict, zone: tzinfo) -> dict:
         "path": " > ".join(p for p in (row["path"] or "").split(".") if p),
         "recording": url if RECORDING.fullmatch(url) else "",  # only Twilio's own recording links
         "length": f"{seconds}s" if seconds is not None else "",
-        "status": row["status"], "status_words": STATUS_WORDS.get(row["status"], row["status"]),
+        "status": row["status"],
+        "status_words": STATUS_WORDS.get(row["status"]) or CALL_WORDS.get(row["status"], row["status"]),
     }
 
 
@@ -84,6 +85,7 @@ helpline phone, and share them with nobody outside the team.</p>
   {% endfor %}
 </nav>
 {% if done %}<p class="note" role="status">{{ done }}</p>{% endif %}
+{% if twilio_off %}<p class="note">Listening and calling back from here are off. {{ twilio_off }}</p>{% endif %}
 {% if problem %}<p class="problem" role="alert">{{ problem }}</p>{% endif %}
 {% if rows %}
 <table>
@@ -97,14 +99,19 @@ helpline phone, and share them with nobody outside the team.</p>
 <td>{{ row.id }}</td><td>{{ row.when }}</td>
 <td>{% if row.caller %}<a href="tel:{{ row.caller }}">{{ row.caller }}</a>{% else %}unknown{% endif %}</td>
 <td>{{ row.lang }}</td><td>{{ row.path or '-' }}</td>
-<td>{% if row.recording %}<a href="{{ url_for('staff.listen', callback_id=row.id) }}" rel="noreferrer">Listen to message {{ row.id }}</a>{% else %}-{% endif %}</td>
+<td>{% if row.recording and not twilio_off %}<audio controls preload="none" src="{{ url_for('recordings.play', callback_id=row.id) }}" aria-label="Message {{ row.id }}"></audio>{% elif row.recording %}recorded{% else %}-{% endif %}</td>
 <td>{{ row.length or '-' }}</td><td>{{ row.status_words }}</td>
 <td><form method="post" action="{{ url_for('staff.mark', callback_id=row.id) }}">
 <input type="hidden" name="token" value="{{ token(row.id) }}">
 {% for code, words in statuses.items() if code != row.status %}
 <button type="submit" name="status" value="{{ code }}">Mark #{{ row.id }} {{ words|lower }}</button>
 {% endfor %}
-</form></td>
+</form>
+{% if row.caller and not twilio_off %}<form method="post" action="{{ url_for('callback_call.start', callback_id=row.id) }}">
+<input type="hidden" name="token" value="{{ token(row.id) }}">
+<label>Ring my phone <input name="phone" type="tel" placeholder="+15551234567" size="13" autocomplete="tel"></label>
+<button type="submit">Call back #{{ row.id }} now</button>
+</form>{% endif %}</td>
 </tr>
 {% endfor %}
 </tbody>
@@ -120,9 +127,10 @@ helpline phone, and share them with nobody outside the team.</p>
 def _page(rows, status: int = 200, zone: tzinfo | None = None, **extra) -> Response:
     """Render the callback page (times in `zone`, the desk's); never cached: it holds health information."""
     flow = current_app.extensions["ivr.store"].current()
+    from ivr.twilio_api import for_app
     html = render_template_string(
         PAGE, rows=rows, statuses=STATUS_WORDS, token=form_token, line=flow.name, who=g.get("staff"),
-        zone=str(zone or desk_zone(flow)), **extra)
+        zone=str(zone or desk_zone(flow)), twilio_off=for_app(current_app, flow).off, **extra)
     return Response(html, status, {"Cache-Control": "no-store"}, mimetype="text/html")
 
 
@@ -140,6 +148,9 @@ def callbacks():
     zone = desk_zone(current_app.extensions["ivr.store"].current())
     done = request.args.get("done", "")
     done = f"Callback {done} is saved." if done.isdigit() else ""
+    calling = request.args.get("calling", "")
+    if calling.isdigit():  # a call-back from the helpline has started (ivr.callback_call)
+        done = f"Ringing your phone for callback {calling}: answer it, hear which message it is, and press 1."
     return _page([callback_view(row, zone) for row in rows], zone=zone, shown=shown, done=done)
 
 
@@ -174,28 +185,6 @@ def mark(callback_id: int):
                      "it may have been purged. Reload the list.")
     log.info("callback %d marked %s", callback_id, status)
     return redirect(url_for("staff.callbacks", done=callback_id), 303)
-
-
-@bp.get("/callbacks/<int:callback_id>/listen")
-def listen(callback_id: int):
-    """Play one message: noted in the audit trail, then on to the recording at Twilio."""
-    found = current_app.extensions["ivr.db"].attempt("read a callback", _recording_of, callback_id,
-                                                     default=False)
-    if found is False:
-        return _page([], 503, problem="The message can't be found right now: the database is unreachable.")
-    url = found if found and RECORDING.fullmatch(found) else ""
-    if not url:
-        return _page([], 404, problem=f"Callback #{callback_id} has no message to play; reload the list.")
-    if not _audited("listen", f"callback {callback_id}"):
-        return _page([], 503, problem=_NOT_AUDITED)
-    return redirect(url, 303)
-
-
-def _recording_of(engine, callback_id: int) -> str | None:
-    """One callback request's recording link (None when there is no such request)."""
-    with engine.connect() as conn:
-        return conn.execute(select(db.callbacks.c.recording_url)
-                            .where(db.callbacks.c.id == callback_id)).scalar()
 
 
 _NOT_AUDITED = ("The audit trail can't be written right now (the database is unreachable), so nothing is "

@@ -160,3 +160,36 @@ def fallback_recording(record_url: str, empty_url: str) -> str:
                     play_beep=True)
     response.redirect(empty_url, method="POST")
     return str(response)
+
+
+# -- a staff member's call-back from the helpline's number (ivr.callback_call) -----------------
+
+def callback_intro(text: str, voice: str, language: str, action: str, again: str | None) -> str:
+    """What the staff member hears on answering: which message, then press 1 (asked twice)."""
+    response = VoiceResponse()
+    gather = response.gather(num_digits=1, timeout=8, action=action, method="POST", input="dtmf",
+                             finish_on_key="", action_on_empty_result=False)
+    gather.say(text, voice=voice, language=language)
+    if again:
+        response.redirect(again, method="POST")  # silence: hear it once more
+    else:
+        response.say("Nobody was called. Goodbye.", voice=voice, language=language)
+        response.hangup()
+    return str(response)
+
+
+def callback_dial(text: str, voice: str, language: str, number: str, caller_id: str, action: str) -> str:
+    """Ring the caller from the helpline's number; the staff member hears ringing."""
+    response = VoiceResponse()
+    response.say(text, voice=voice, language=language)
+    dial = response.dial(caller_id=caller_id, action=action, method="POST", timeout=30)
+    dial.number(number)
+    return str(response)
+
+
+def goodbye(text: str, voice: str, language: str) -> str:
+    """Say one thing and end the call."""
+    response = VoiceResponse()
+    response.say(text, voice=voice, language=language)
+    response.hangup()
+    return str(response)

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.slow
 PASSPHRASE = "a newcomer's long passphrase"
 # Lines the test cannot run as printed, and why.
 NOT_HERE = {"make test": "this is the test suite itself",
-            "docker": "no Docker daemon in the test machine (tests/test_deploy.py checks the image's files)"}
+            "docker": "no Docker daemon in the test machine (tests/test_deploy.py checks the image's files)",
+            ".venv/bin/ivr twilio": "needs a Twilio account's credentials (tests/test_twilio_number.py runs "
+                                    "both commands against the stand-in of Twilio's API)"}
 
 
 def readme_commands() -> list[str]:
