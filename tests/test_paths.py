@@ -609,3 +609,14 @@ def test_hearing_the_saved_message_notice_again_forgives_a_mistake(phone):
     call.press("*")
     call.press("6")
     assert call.waiting == "gather"
+
+
+def test_a_key_in_the_crisis_guidance_rings_a_desk_that_rings_in_turn_from_its_first_number(flow_dir, settings):
+    app = _edited(flow_dir, settings, "    order: together\n", "    order: in_turn\n")
+    call = Phone(client_post(app.test_client()))
+    call.dial_in()
+    call.say("he is not breathing")
+    call.press("2")
+    assert call.waiting == "dial" and call.last_dial.numbers == DESK[:1]
+    call.ring_ends("no-answer")
+    assert call.last_dial.numbers == DESK[1:]
