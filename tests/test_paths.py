@@ -620,3 +620,31 @@ def test_a_key_in_the_crisis_guidance_rings_a_desk_that_rings_in_turn_from_its_f
     assert call.waiting == "dial" and call.last_dial.numbers == DESK[:1]
     call.ring_ends("no-answer")
     assert call.last_dial.numbers == DESK[1:]
+
+
+# -- where crisis matching stops: ordinary sentences that only look like a crisis phrase ----------
+
+@pytest.mark.parametrize("words", [
+    "I want to see that movie die hard",  # three words between "want to" and "die": too far apart
+    "it took much too long to get here",  # "took too much" needs its words in order
+    "he's responding well to treatment and not using anymore",  # "not responding", but backwards
+    "that's odd",  # "od" is heard only as itself
+])
+def test_an_ordinary_sentence_near_a_crisis_phrase_is_not_a_crisis(phone, flow, words):
+    call = phone()
+    call.dial_in()
+    call.press("1")
+    start = len(call.heard)
+    call.say(words)
+    assert flow.text("en", "crisis_now") not in call.said(start)
+    assert call.said(start).startswith(flow.text("en", "wrong_key"))
+
+
+@pytest.mark.parametrize("words", ["I want to just die", "I want to just really die", "he overdosed"])
+def test_a_crisis_phrase_with_a_word_or_two_between_or_an_ending_is_a_crisis(phone, flow, words):
+    call = phone()
+    call.dial_in()
+    call.press("1")
+    start = len(call.heard)
+    call.say(words)
+    assert call.said(start) == flow.text("en", "crisis_now")
