@@ -648,3 +648,13 @@ def test_a_crisis_phrase_with_a_word_or_two_between_or_an_ending_is_a_crisis(pho
     start = len(call.heard)
     call.say(words)
     assert call.said(start) == flow.text("en", "crisis_now")
+
+
+def test_a_staff_added_crisis_word_ending_in_e_is_heard_with_ing(flow_dir, settings):
+    app = _edited(flow_dir, settings, "        overdose, overdosing,", "        choke, overdose, overdosing,")
+    flow = app.extensions["ivr.store"].flow
+    call = Phone(client_post(app.test_client()))
+    call.dial_in()
+    start = len(call.heard)
+    call.say("he is choking")
+    assert call.said(start) == flow.text("en", "crisis_now")
