@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test install check clean browser bench
+.PHONY: run test install check clean browser bench mutation
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,17 @@ browser:
 test: install browser
 	HYPOTHESIS_STORAGE_DIRECTORY=$(CURDIR)/.hypothesis $(BIN)/python -m pytest
 
+## Mutation testing of the call engine, the hours and the crisis matching (slow; not part of `make test`).
+$(VENV)/.mutation: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test,mutation]'
+	touch $@
+
+# MUTANTS='ivr.call.x_dialed__*' mutates one function only (quicker; mutmut's names, globs allowed).
+mutation: $(VENV)/.mutation
+	rm -rf mutants
+	HYPOTHESIS_STORAGE_DIRECTORY=$(CURDIR)/mutants/.hypothesis $(BIN)/mutmut run $(MUTANTS)
+	$(BIN)/python -m tests.mutation_score
+
 ## The load benchmark: the line against the textbook peer and a fixed-string floor, same gunicorn (bench/RESULTS.md).
 bench: install
 	$(BIN)/python bench/run.py --parts
@@ -48,4 +59,4 @@ check: install
 	$(BIN)/ivr check
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .hypothesis
+	rm -rf $(VENV) var .pytest_cache .hypothesis mutants

@@ -29,7 +29,6 @@ MAX_DIGITS = 32
 SID = re.compile(r"[A-Za-z0-9]{1,64}")
 COUNT = re.compile(r"[0-9]{1,7}")
 PHONE = re.compile(r"\+?[0-9]{2,20}|[A-Za-z][A-Za-z0-9:_.@-]{0,31}")  # a number, or anonymous, client:name
-HTTPS_URL = re.compile(r"https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?/[A-Za-z0-9._~:/?#@!$&()*+,;=%-]{0,480}")
 SPOKEN_KEYS = {
     "0": ("zero", "cero"), "1": ("one", "uno"), "2": ("two", "dos"), "3": ("three", "tres"),
     "4": ("four", "cuatro"), "5": ("five", "cinco"), "6": ("six", "seis"), "7": ("seven", "siete"),
@@ -166,12 +165,6 @@ def clean_sid(value) -> str:
     """Return a Twilio id (CallSid and the like) if it looks like one, else ''."""
     value = str(value or "")
     return value if SID.fullmatch(value) else ""
-
-
-def clean_url(value) -> str:
-    """Return an https URL of printable ASCII (a recording link), else ''."""
-    value = str(value or "")
-    return value if HTTPS_URL.fullmatch(value) else ""
 
 
 def is_after_hours(flow: Flow, now: datetime) -> bool:

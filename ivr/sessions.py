@@ -185,9 +185,10 @@ def login():
     seconds = lockout.wait(engine, name, where)
     if seconds:
         lockout.refused(name, where, seconds)
+        minutes = -(-seconds // 60)  # rounded up: trying again when told must work
         return _page(429, {"Retry-After": str(seconds)}, name=name, problem=(
-            f"Too many wrong passwords for this name or from this place. Try again in "
-            f"{max(1, round(seconds / 60))} minute(s), or ask whoever runs the line to check your account."))
+            f"Too many wrong passwords for this name or from this place. Try again in {minutes} "
+            f"minute{'' if minutes == 1 else 's'}, or ask whoever runs the line to check your account."))
     account = accounts.verify(engine, name, password)
     if account is None:
         lockout.failed(engine, name, where)

@@ -84,5 +84,8 @@ def _same(said: str, word: str) -> bool:
     stem = word[:-1] if word.endswith("e") else word
     if said.startswith(stem) and said[len(stem):] in ENDINGS + ("e", "ed", "es", "ing"):
         return True
+    # Spanish gender and number: muerto -> muerta, muertos; demasiado -> demasiadas.
+    if len(word) >= 5 and word.endswith("o") and said[len(word) - 1:] in ("a", "os", "as"):
+        return True
     # A doubled last letter: cut -> cutting, stop -> stopped.
     return said.startswith(word + word[-1]) and said[len(word) + 1:] in ("ing", "ed")

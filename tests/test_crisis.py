@@ -103,6 +103,7 @@ PLACES = {
 }
 
 
+@pytest.mark.slow  # the `lines` fixture starts gunicorn
 @pytest.mark.parametrize("lang", ["en", "es"])
 @pytest.mark.parametrize("place", PLACES)
 def test_crisis_words_are_answered_first_anywhere_then_the_crisis_line_never_voicemail(lines, lang, place):
@@ -132,6 +133,7 @@ def test_crisis_words_are_answered_first_anywhere_then_the_crisis_line_never_voi
     assert call.heard[-1].kind == "hangup"
 
 
+@pytest.mark.slow  # the `lines` fixture starts gunicorn
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_every_paraphrase_is_a_crisis_at_a_menu(lines, lang):
     for phrase in PARAPHRASES[lang]:
@@ -179,6 +181,7 @@ def test_a_spanish_crisis_word_is_heard_in_an_english_call(phone):
     assert_crisis_answer(call, since, "en")
 
 
+@pytest.mark.slow  # the `lines` fixture starts gunicorn
 def test_after_hours_a_crisis_rings_on_call_then_the_crisis_line(lines):
     call = start(lines["night"], "en")
     said = call.said()
@@ -231,6 +234,7 @@ def test_after_hours_greeting_says_exactly_what_happens(app, phone):
         assert "any hour" not in text(lang, "after_hours") and "cualquier hora" not in text(lang, "after_hours")
 
 
+@pytest.mark.slow  # the `lines` fixture starts gunicorn
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_the_short_notice_is_heard_when_counselors_are_busy_and_at_voicemail(lines, lang):
     call = start(lines["open"], lang)
@@ -251,6 +255,7 @@ def test_the_short_notice_is_heard_when_counselors_are_busy_and_at_voicemail(lin
     assert ("You can hang up now" if lang == "en" else "Ya puede colgar") in said
 
 
+@pytest.mark.slow  # the `lines` fixture starts gunicorn
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_store_down_at_voicemail_nothing_claims_saved_and_a_counselor_is_offered(lines, lang):
     call = start(lines["down"], lang)
@@ -266,6 +271,7 @@ def test_store_down_at_voicemail_nothing_claims_saved_and_a_counselor_is_offered
     assert call.waiting == "dial" and call.last_dial.numbers == DESK
 
 
+@pytest.mark.slow  # the `lines` fixture starts gunicorn
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_a_recording_with_no_sound_is_no_message(lines, lang):
     call = start(lines["open"], lang)
@@ -294,6 +300,7 @@ def test_no_sound_stores_no_callback(phone, settings):
     assert db.list_callbacks(db.connect(settings["DATABASE_URL"])) == []
 
 
+@pytest.mark.slow  # the `lines` fixture starts gunicorn
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_silence_after_a_saved_message_ends_the_call_with_a_goodbye(lines, lang):
     call = start(lines["open"], lang)
@@ -308,6 +315,7 @@ def test_silence_after_a_saved_message_ends_the_call_with_a_goodbye(lines, lang)
     assert not any(h.kind in ("dial", "record") for h in call.heard[since:])
 
 
+@pytest.mark.slow  # the `lines` fixture starts gunicorn
 def test_after_a_message_0_reaches_a_counselor_and_no_second_voicemail(lines):
     call = start(lines["open"], "en")
     to_voicemail(call)
@@ -324,6 +332,7 @@ def test_after_a_message_0_reaches_a_counselor_and_no_second_voicemail(lines):
     assert call.said(len(call.heard) - 1) == text("en", "main_menu")
 
 
+@pytest.mark.slow  # the `lines` fixture starts gunicorn
 def test_a_long_completed_leg_was_a_talk_whatever_the_store_says(lines):
     call = start(lines["open"], "en")
     call.press("1")
@@ -335,6 +344,7 @@ def test_a_long_completed_leg_was_a_talk_whatever_the_store_says(lines):
     assert text("en", "still_trying") not in call.said(since)
 
 
+@pytest.mark.slow  # the `lines` fixture starts gunicorn
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_9_from_a_topic_returns_to_the_main_menus_choices(lines, lang):
     call = start(lines["open"], lang)
@@ -348,6 +358,7 @@ def test_9_from_a_topic_returns_to_the_main_menus_choices(lines, lang):
     assert text(lang, "family") in call.said(since)
 
 
+@pytest.mark.slow  # the `lines` fixture starts gunicorn
 def test_fallback_for_a_spanish_call_speaks_spanish_and_keeps_the_language(lines):
     call = start(lines["open"], "es")
     call.press("2")

@@ -53,6 +53,7 @@ def test_the_image_serves_production_gunicorn_with_the_shipped_flow():
     assert _last("FROM").startswith("python:3.1")
 
 
+@pytest.mark.slow
 def test_the_healthcheck_asks_healthz_on_the_port_gunicorn_binds(serve):
     check = _last("HEALTHCHECK")
     port = _env()["IVR_BIND"].rsplit(":", 1)[1]

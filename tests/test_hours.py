@@ -354,6 +354,16 @@ def test_next_opening_only_looks_14_days_ahead():
     (ny(2026, 3, 4, 13, 0), ny(2026, 3, 4, 12, 0), "es", "hoy a la 1 de la tarde"),
     (ny(2026, 3, 4, 21, 15), ny(2026, 3, 4, 12, 0), "es", "hoy a las 9 y 15 de la noche"),
     (ny(2026, 3, 7, 9, 0), ny(2026, 3, 4, 21, 0), "es", "el sábado a las 9 de la mañana"),
+    # The edges of the parts of the day: noon, 8 PM and midnight (and 1 AM / 11 AM either side).
+    (ny(2026, 3, 4, 12, 0), ny(2026, 3, 4, 11, 0), "es", "hoy a las 12 de la tarde"),
+    (ny(2026, 3, 4, 11, 0), ny(2026, 3, 4, 10, 0), "es", "hoy a las 11 de la mañana"),
+    (ny(2026, 3, 4, 20, 0), ny(2026, 3, 4, 19, 0), "es", "hoy a las 8 de la noche"),
+    (ny(2026, 3, 4, 19, 30), ny(2026, 3, 4, 19, 0), "es", "hoy a las 7 y 30 de la tarde"),
+    (ny(2026, 3, 5, 0, 0), ny(2026, 3, 4, 21, 0), "es", "mañana a las 12 de la noche"),
+    (ny(2026, 3, 5, 1, 0), ny(2026, 3, 4, 21, 0), "es", "mañana a la 1 de la mañana"),
+    (ny(2026, 3, 5, 0, 0), ny(2026, 3, 4, 21, 0), "en", "tomorrow at 12 AM"),
+    (ny(2026, 3, 4, 20, 0), ny(2026, 3, 4, 19, 0), "en", "today at 8 PM"),
+    (ny(2026, 3, 4, 11, 59), ny(2026, 3, 4, 11, 0), "en", "today at 11:59 AM"),
     (ny(2026, 3, 5, 9, 30), ny(2026, 3, 4, 21, 0), "es-MX", "mañana a las 9 y 30 de la mañana"),
     (ny(2026, 3, 5, 9, 30), ny(2026, 3, 4, 21, 0), "fr", "tomorrow at 9:30 AM"),
     (ny(2026, 3, 5, 9, 30), ny(2026, 3, 4, 21, 0), "", "tomorrow at 9:30 AM"),
@@ -674,3 +684,47 @@ def test_next_opening_is_the_first_open_minute(moment):
     while step < opening and not reference_open(moment):
         assert not reference_open(step), step
         step += timedelta(minutes=1)
+
+
+# ---------------------------------------------------------------- what `ivr check` says about hours (make mutation)
+
+FROM_TO = {**LINES, ("open", "sat", "from"): 70, ("open", "sat", "to"): 71}
+
+
+def sat(value):
+    """The problems of an `open` section with one Saturday value, with lines for from/to."""
+    return parse({"timezone": "UTC", "open": {"sat": value}}, lines=FROM_TO)
+
+
+def test_a_from_to_window_may_end_at_24_but_not_start_there():
+    hours = build({"timezone": "UTC", "open": {"sat": {"from": "20:00", "to": "24:00"}}})
+    assert hours.weekly[5] == (Window(time(20), time(0)),)
+    problem = only(sat({"from": "24:00", "to": "24:00"})[1])
+    assert (problem.line, problem.message) == (
+        70, "hours: 'sat' 'from' time '24:00' is not a time; write it like \"08:00\"")
+
+
+@pytest.mark.parametrize("value,line,message", [
+    ({"from": "9am", "to": "13:00"}, 70, "hours: 'sat' 'from' time '9am' is not a time; write it like \"08:00\""),
+    ({"from": "09:00", "to": 13}, 71, "hours: 'sat' 'to' time '13' is not a time; write it like \"08:00\""),
+    ({"from": "09:00"}, 5, "hours: 'sat' should be a time range like \"08:00-20:00\", "
+                           "or a mapping with just 'from' and 'to'"),
+    ({"from": " 09:00 ", "to": "09:00"}, 5, "hours: 'sat' window '09:00-09:00' is empty (it opens and closes at "
+                                             "the same time); write the real hours, or \"00:00-24:00\" for all day"),
+    (9, 5, "hours: 'sat' window '9' is not a time range; write it like \"08:00-20:00\" or \"closed\""),
+])
+def test_a_wrong_window_is_said_with_its_line_and_its_own_words(value, line, message):
+    hours, problems = sat(value)
+    problem = only(problems)
+    assert hours is None and (problem.line, problem.message) == (line, message)
+
+
+def test_days_given_twice_are_named_in_a_list():
+    raw = {"timezone": "UTC", "open": {"mon-wed": "08:00-12:00", "mon,tue,wed": "13:00-14:00"}}
+    problem = only(parse(raw, lines={**LINES, ("open", "mon-wed"): 4, ("open", "mon,tue,wed"): 5})[1])
+    assert problem.message.startswith("hours: Monday, Tuesday and Wednesday are given twice, in 'mon-wed' (line 4)")
+
+
+def test_a_time_zone_in_the_wrong_case_is_suggested_as_written_in_the_tz_database():
+    problem = only(parse({"timezone": "etc/utc", "open": {"sat": "09:00-13:00"}})[1])
+    assert "(did you mean 'Etc/UTC'?)" in problem.message

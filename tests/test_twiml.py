@@ -73,6 +73,8 @@ def check_document(xml: str, whisper: bool = False) -> list[str]:
     if whisper:
         faults += [f"<{v.tag}> is not allowed in a whisper" for v in verbs if v.tag not in WHISPER_VERBS]
         return faults
+    if not verbs:
+        faults.append("an empty <Response/>: Twilio would hang up on the caller")
     for i, verb in enumerate(verbs):
         if verb.tag in ("Gather", "Dial", "Record") and not verb.get("action"):
             faults.append(f"<{verb.tag}> has no action")
@@ -94,6 +96,7 @@ def test_rules_are_read_from_the_library():
     assert "numDigits" in RULES["Response"]["Gather"]
     assert "url" in RULES["Dial"]["Number"]
     assert check_document("<Response><Gather action='/x'><Dial>1</Dial></Gather><Hangup/></Response>")
+    assert check_document("<Response/>") and not check_document("<Response/>", whisper=True)  # 1 bridges
 
 
 FLOW = load_flow(ROOT / "call_flows.yaml")
