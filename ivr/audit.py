@@ -79,6 +79,18 @@ def here(action: str, what: str) -> None:
     record(g.get("staff") or "?", action, what, client_address())
 
 
+def written_here(action: str, what: str) -> bool:
+    """Record an action of this request's staff member; False (and logged) when the trail can't be written.
+
+    Callers refuse to show or do what cannot be recorded."""
+    try:
+        here(action, what)
+        return True
+    except Exception:
+        log.exception("could not write the audit trail (%s: %s)", action, what)
+        return False
+
+
 def command_line_user() -> str:
     """Who made a command-line change: the operating-system user."""
     try:

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from flask import Blueprint, Response, current_app, redirect, request, url_for
 
-from ivr import db, twiml
+from ivr import audit, db, twiml
 from ivr.call import clean_count
 from ivr.security import staff_headers, staff_refusal, twilio_only
 from ivr.twilio_api import E164, TwilioFailed, failures, for_app
@@ -46,7 +46,8 @@ def start(callback_id: int):
     problem = _cannot_call(callback_id, phone)
     if problem:
         return _page([], 400 if "phone" in problem else 503, problem=problem)
-    if not _audited(callback_id):
+    # Written to the audit trail before Twilio is asked: what cannot be recorded is not done.
+    if not audit.written_here("call back", f"callback {callback_id}"):
         return _page([], 503, problem="The audit trail can't be written right now (the database is "
                      "unreachable), so nobody was called. Try again in a minute.")
     account = for_app(current_app, current_app.extensions["ivr.store"].current())
@@ -65,17 +66,6 @@ def start(callback_id: int):
     current_app.extensions["ivr.db"].attempt("note a call-back", db.follow_call, callback_id, "calling")
     log.info("call-back of callback %d started (CallSid %s)", callback_id, made.sid)
     return redirect(url_for("staff.callbacks", calling=callback_id), 303)
-
-
-def _audited(callback_id: int) -> bool:
-    """Write the call-back to the audit trail before Twilio is asked: what cannot be recorded is not done."""
-    from ivr import audit
-    try:
-        audit.here("call back", f"callback {callback_id}")
-    except Exception:
-        log.exception("could not write the audit trail (call back callback %d)", callback_id)
-        return False
-    return True
 
 
 def staff_phone() -> str | None:

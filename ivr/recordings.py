@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from flask import Blueprint, Response, current_app, request
 
-from ivr import db
+from ivr import audit, db
 from ivr.security import staff_headers, staff_refusal
 from ivr.twilio_api import Account, TwilioFailed, failures, for_app
 
@@ -120,7 +120,8 @@ def play(callback_id: int):
     if reason:
         return _refusal(404, f"Message #{callback_id} cannot be played: {reason}.")
     sid = sid_of(row["recording_url"], account.sid)
-    if not heard(callback_id):
+    # The one place a listen is recorded, before the message plays.
+    if not audit.written_here("listen", f"callback {callback_id}"):
         return _refusal(503, "The audit trail can't be written right now (the database is unreachable), so "
                         "the message is not played. Try again in a minute.")
     # WAV, as recorded: a whispered message loses least; Chromium and Firefox play it.
@@ -141,15 +142,6 @@ def play(callback_id: int):
     return Response(_passed_on(upstream), upstream.status_code, headers, direct_passthrough=True)
 
 
-def heard(callback_id: int) -> bool:
-    """Write a listen to the audit trail before the message plays: the one place a listen is recorded."""
-    from ivr import audit
-    try:
-        audit.here("listen", f"callback {callback_id}")
-    except Exception:
-        log.exception("could not write the audit trail (listen to callback %d)", callback_id)
-        return False
-    return True
 
 
 def _passed_on(upstream):

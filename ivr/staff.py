@@ -143,7 +143,7 @@ def callbacks():
         return _page([], 503, shown=shown, problem=(
             "The callback list can't be read right now: the database is unreachable. "
             "Check that it is running and that DATABASE_URL points at it, then reload this page."))
-    if not _audited("view callbacks", f"{len(rows)} shown" + (f", status {shown}" if shown else "")):
+    if not audit.written_here("view callbacks", f"{len(rows)} shown" + (f", status {shown}" if shown else "")):
         return _page([], 503, shown=shown, problem=_NOT_AUDITED)
     zone = desk_zone(current_app.extensions["ivr.store"].current())
     done = request.args.get("done", "")
@@ -173,7 +173,7 @@ def mark(callback_id: int):
     if status not in STATUS_WORDS:
         return _page([], 400, problem=f"'{status}' is not a status; choose "
                      + ", ".join(STATUS_WORDS.values()) + ".")
-    if not _audited("status", f"callback {callback_id} marked {status}"):
+    if not audit.written_here("status", f"callback {callback_id} marked {status}"):
         return _page([], 503, problem=_NOT_AUDITED)
     found = current_app.extensions["ivr.db"].attempt(
         "mark a callback", db.set_callback_status, callback_id, status)
@@ -189,16 +189,6 @@ def mark(callback_id: int):
 
 _NOT_AUDITED = ("The audit trail can't be written right now (the database is unreachable), so nothing is "
                 "shown or changed. Try again in a minute.")
-
-
-def _audited(action: str, what: str) -> bool:
-    """Write the audit entry first: what cannot be recorded is not shown or done."""
-    try:
-        audit.here(action, what)
-        return True
-    except Exception:
-        log.exception("could not write the audit trail (%s)", action)
-        return False
 
 
 INDEX = """<!doctype html>
