@@ -77,7 +77,8 @@ button { font-size: 1rem; margin: .1rem 0; }
 <p>Signed in as {{ who }}. <button type="submit">Sign out</button></p></form>{% endif %}
 <p>Voicemail messages that wait for a call back, newest first. Times are the desk's local
 time ({{ zone }}). Callers' numbers and recordings are health information: call back from a
-helpline phone, and share them with nobody outside the team.</p>
+helpline phone (callers are told the call comes from the helpline's number), and share them with
+nobody outside the team.</p>
 <nav aria-label="Show">
   <a href="{{ url_for('staff.callbacks') }}"{% if not shown %} aria-current="page"{% endif %}>All</a>
   {% for code, words in statuses.items() %}
@@ -97,7 +98,7 @@ helpline phone, and share them with nobody outside the team.</p>
 {% for row in rows %}
 <tr class="{{ row.status }}">
 <td>{{ row.id }}</td><td>{{ row.when }}</td>
-<td>{% if row.caller %}<a href="tel:{{ row.caller }}">{{ row.caller }}</a>{% else %}unknown{% endif %}</td>
+<td>{% if row.caller and twilio_off %}<a href="tel:{{ row.caller }}">{{ row.caller }}</a>{% else %}{{ row.caller or 'unknown' }}{% endif %}</td>
 <td>{{ row.lang }}</td><td>{{ row.path or '-' }}</td>
 <td>{% if row.recording and not twilio_off %}<audio controls preload="none" src="{{ url_for('recordings.play', callback_id=row.id) }}" aria-label="Message {{ row.id }}"></audio>{% elif row.recording %}recorded{% else %}-{% endif %}</td>
 <td>{{ row.length or '-' }}</td><td>{{ row.status_words }}</td>

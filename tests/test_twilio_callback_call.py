@@ -47,6 +47,8 @@ def page_form(client, callback_id: int) -> dict:
     form = html[html.index(f'action="{action}"'):]
     form = form[:form.index("</form>")]
     assert 'name="phone" type="tel"' in form and f"Call back #{callback_id} now" in form
+    # Callers were told the call comes from the helpline's number: no link rings from a staff phone.
+    assert 'href="tel:' not in html
     return {"action": action, "token": re.search(r'name="token" value="([0-9a-f]+)"', form).group(1)}
 
 
@@ -231,6 +233,7 @@ def test_without_a_public_url_or_credentials_call_back_is_off(settings, standin)
     waiting = add_callback(off.extensions["ivr.db"].engine, LEFT_AT)
     html = off.test_client().get("/staff/callbacks").get_data(as_text=True)
     assert f"Call back #{waiting} now" not in html and "calling back from here are off" in html
+    assert 'href="tel:' in html  # without Twilio, the number is a link for a helpline phone
     assert standin.seen == []
 
 
