@@ -6,9 +6,12 @@ import subprocess
 import sys
 from http.cookies import SimpleCookie
 
+import pytest
 import requests
+from sqlalchemy import create_engine
 
-from tests.conftest import ROOT
+from tests.attack import CALLER
+from tests.conftest import ROOT, TOKEN
 
 PASSWORD = "a long staff passphrase"
 
@@ -56,3 +59,31 @@ class Browser:
 
     def sign_in(self, name: str, password: str = PASSWORD) -> requests.Response:
         return self.post("/staff/login", data={"username": name, "password": password})
+
+
+@pytest.fixture
+def store_url(tmp_path):
+    """The store `serve` gives its servers."""
+    return f"sqlite:///{tmp_path / 'served.db'}"
+
+
+@pytest.fixture
+def engine(store_url):
+    """An engine on that store, for looking at what the servers wrote."""
+    engine = create_engine(store_url)
+    yield engine
+    engine.dispose()
+
+
+def message_call(server, account: str | None = None, **kwargs):
+    """A caller who reaches nobody and leaves a message, over HTTP, signed (from `account` if given)."""
+    call = server.phone(auth_token=TOKEN, caller=CALLER, **kwargs)
+    if account:
+        call.account = account
+    call.dial_in()
+    call.press("0")
+    call.ring_ends("no-answer")
+    call.ring_ends("busy")
+    call.stay_silent()
+    call.leave_message(20)
+    return call

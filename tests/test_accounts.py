@@ -10,28 +10,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
-from sqlalchemy import create_engine, select, update
+from sqlalchemy import select, update
 
 from ivr import accounts, audit, db, sessions
 from tests.attack import CALLER
 from tests.conftest import PUBLIC_URL, ROOT, TOKEN, free_port
-from tests.staffing import PASSWORD, Browser, add_account, ivr
+from tests.staffing import PASSWORD, Browser, add_account, engine, ivr, message_call, store_url  # noqa: F401
 from tests.twilio_standin import api_settings, standin, with_audio  # noqa: F401
 
 pytestmark = pytest.mark.slow
 LINE = {"TWILIO_AUTH_TOKEN": TOKEN, "IVR_PUBLIC_URL": PUBLIC_URL}
-
-
-@pytest.fixture
-def store_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'served.db'}"  # the store `serve` gives its servers
-
-
-@pytest.fixture
-def engine(store_url):
-    engine = create_engine(store_url)
-    yield engine
-    engine.dispose()
 
 
 # -- the command line ------------------------------------------------------------------------
@@ -206,14 +194,7 @@ def test_the_audit_trail_of_a_view_a_listen_and_a_status_change(serve, store_url
     server = serve({**LINE, **api_settings(standin)})  # messages play from the stand-in of Twilio's API
     add_account(store_url, "maria")
     add_account(store_url, "sam")
-    call = server.phone(auth_token=TOKEN, caller=CALLER)
-    call.account = standin.account
-    call.dial_in()
-    call.press("0")
-    call.ring_ends("no-answer")
-    call.ring_ends("busy")
-    call.stay_silent()
-    call.leave_message(20)
+    call = message_call(server, standin.account)
     sid = with_audio(standin, call)
     (row,) = db.list_callbacks(engine)
     maria = Browser(server.base, "198.51.100.23")

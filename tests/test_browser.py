@@ -15,7 +15,7 @@ import pytest
 
 from tests.attack import CALLER
 from tests.conftest import PUBLIC_URL, ROOT, TOKEN, WEEKDAY_MORNING, Server
-from tests.staffing import add_account
+from tests.staffing import add_account, message_call
 
 pytestmark = pytest.mark.slow
 playwright = pytest.importorskip("playwright.sync_api")
@@ -190,13 +190,7 @@ def test_choosing_espanol_starts_the_call_in_spanish(page):
 
 
 def test_sign_in_to_the_callback_list_and_out_again(chromium, line, tmp_path):
-    call = line.phone(auth_token=TOKEN, caller=CALLER)  # a caller leaves a message first
-    call.dial_in()
-    call.press("0")
-    call.ring_ends("no-answer")
-    call.ring_ends("busy")
-    call.stay_silent()
-    call.leave_message(20)
+    call = message_call(line)  # a caller leaves a message first
     context = chromium.launch_persistent_context(
         str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS, locale="en-US")
     page = context.pages[0] if context.pages else context.new_page()

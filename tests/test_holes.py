@@ -6,30 +6,18 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from ivr import db
 from ivr.phone import sid
 from tests.attack import CALLER, number_forms_in, signature, twilio_form
 from tests.conftest import PUBLIC_URL, TOKEN, settle
-from tests.staffing import PASSWORD, Browser, add_account
+from tests.staffing import PASSWORD, Browser, add_account, engine, message_call, store_url  # noqa: F401
 
 pytestmark = pytest.mark.slow
 LINE = {"TWILIO_AUTH_TOKEN": TOKEN, "IVR_PUBLIC_URL": PUBLIC_URL}
 ACCOUNT = "AC" + "c3" * 16
-
-
-@pytest.fixture
-def store_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'served.db'}"  # the store `serve` gives its servers
-
-
-@pytest.fixture
-def engine(store_url):
-    engine = create_engine(store_url)
-    yield engine
-    engine.dispose()
 
 
 def replay(server, url: str, form: dict, sig: str) -> requests.Response:
@@ -37,18 +25,6 @@ def replay(server, url: str, form: dict, sig: str) -> requests.Response:
     parts = urlsplit(url)
     return requests.post(server.base + parts.path + (f"?{parts.query}" if parts.query else ""), data=form,
                          headers={"X-Twilio-Signature": sig}, timeout=10)
-
-
-def message_call(server, **kwargs):
-    """A caller who reaches nobody and leaves a message, over HTTP, signed."""
-    call = server.phone(auth_token=TOKEN, caller=CALLER, **kwargs)
-    call.dial_in()
-    call.press("0")
-    call.ring_ends("no-answer")
-    call.ring_ends("busy")
-    call.stay_silent()
-    call.leave_message(20)
-    return call
 
 
 def captured(call, route: str) -> tuple[str, dict]:
