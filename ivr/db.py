@@ -494,10 +494,9 @@ class StoreDown(ConnectionError):
 
 # What each store function a webhook or page runs is, for the failure counts (ivr_store_failures_total);
 # a lost "callback" (a caller's message) is also said in the log every time, with its CallSid.
-KINDS = {"ivr.db.save_callback": "callback", "ivr.webhook._store_callback": "callback",
+KINDS = {"ivr.db.save_callback": "callback",
          "ivr.db.recording_done": "callback", "ivr.db.mark_accepted": "screen", "ivr.legs.note": "screen",
-         "ivr.db.was_accepted": "read", "ivr.legs.dialed": "read", "ivr.db.list_callbacks": "read",
-         "ivr.staff._recording_of": "read"}
+         "ivr.db.was_accepted": "read", "ivr.legs.dialed": "read", "ivr.db.list_callbacks": "read"}
 SAY_EVERY = 60.0  # seconds: a store that stays down is said in the log once a minute, not per call
 LOOK_EVERY = 5.0  # seconds: /healthz looks at the store itself at most this often per worker
 

@@ -315,15 +315,9 @@ def recorded():
     if has_message:
         stored = storage().attempt(  # the CallSid lets an operator find a lost message in Twilio's console
             f"store the callback request of CallSid {call_sid() or '-'}",
-            _store_callback, call_sid(), _caller_number(), state.lang, ".".join(state.path),
+            db.save_callback, call_sid(), _caller_number(), state.lang, ".".join(state.path),
             recording, seconds, default=False)
     return _answer(call.recorded(flow, state, has_message, now(), stored=stored), "record")
-
-
-def _store_callback(engine, *args) -> bool:
-    """Store a callback request; True once the store has it (a failure raises)."""
-    db.save_callback(engine, *args)
-    return True
 
 
 def _caller_number() -> str:
