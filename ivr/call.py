@@ -326,10 +326,8 @@ def recorded(flow: Flow, state: CallState, has_message: bool, now: datetime, sto
 
 def _after_message(flow: Flow, state: CallState, outcome: str, lead: tuple = ()) -> Reply:
     """After a message: saved (you may hang up now) or not (a counselor again); 9 and 0 work."""
-    if state.node == UNSAVED_NODE:
-        speech = lead + (_say(flow, state.lang, "not_saved"), _say(flow, state.lang, "safety_short"))
-    else:
-        speech = lead + (_say(flow, state.lang, "message_saved"), _say(flow, state.lang, "safety_short"))
+    said = "not_saved" if state.node == UNSAVED_NODE else "message_saved"
+    speech = lead + (_say(flow, state.lang, said), _say(flow, state.lang, "safety_short"))
     ask = Ask("answer", state.params(), speech, state.lang, _hints(flow, state), flow.wait_seconds)
     return Reply(ask, outcome=outcome, node=state.node)
 
