@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, Response, g, request
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge,
                                Histogram, generate_latest, multiprocess)
 
+from ivr.outcome import Outcome
 from ivr.security import staff_only
 
 REQUESTS = Counter("ivr_requests_total", "Requests answered, by route and HTTP status.",
@@ -110,7 +111,7 @@ def _count(response: Response) -> Response:
     _child(REQUESTS, route, str(response.status_code)).inc()
     step = g.get("step")
     if step is not None and response.status_code == 200:
-        _count_step(request.endpoint, step["outcome"])
+        _count_step(request.endpoint, Outcome(step["outcome"]))
     elif request.endpoint == "voice.status" and response.status_code == 200 and request.form.get("CallSid"):
         status = request.form.get("CallStatus", "")
         CALLS_ENDED.labels(status if status in CALL_STATUSES else "other").inc()
@@ -129,25 +130,24 @@ def _child(metric, *labels):
     return child
 
 
-def _count_step(endpoint: str, outcome: str) -> None:
+def _count_step(endpoint: str, outcome: Outcome) -> None:
     """Calls, transfers and how rings ended, from the step the engine took."""
     if endpoint == "voice.voice" and request.form.get("CallSid"):
         CALLS.inc()
-    if outcome.startswith("transfer:"):
-        reason = outcome.split(":", 1)[1]
-        TRANSFERS.labels(reason if reason in TRANSFER_REASONS else "other").inc()
-        if reason == "crisis":
+    if outcome.is_transfer:
+        TRANSFERS.labels(outcome.reason if outcome.reason in TRANSFER_REASONS else "other").inc()
+        if outcome.is_crisis:
             CRISES.inc()
-    if outcome == "crisis_line":
+    if outcome == Outcome.CRISIS_LINE:
         CRISIS_LINE.inc()
     if endpoint != "voice.dialed":
         return
-    if outcome == "talked":
+    if outcome == Outcome.TALKED:
         TRANSFER_OUTCOMES.labels("answered").inc()
         return
     status = request.form.get("DialCallStatus", "failed")
     TRANSFER_OUTCOMES.labels(RING_OUTCOMES.get(status, "failed")).inc()
-    if outcome == "voicemail":
+    if outcome == Outcome.VOICEMAIL:
         TRANSFER_OUTCOMES.labels("voicemail").inc()
-    elif outcome == "crisis_line":
+    elif outcome == Outcome.CRISIS_LINE:
         TRANSFER_OUTCOMES.labels("crisis_line").inc()

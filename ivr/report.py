@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from ivr import db
 from ivr.call import SAVED_NODE, UNSAVED_NODE, VOICEMAIL_NODE
+from ivr.outcome import Outcome
 
 LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
 RING_NAMES = {"answered": "answered", "completed": "not taken (no one pressed 1)", "no-answer": "no answer",
@@ -70,19 +71,19 @@ def gather(engine: Engine, flow=None, since: date | None = None, zone: ZoneInfo 
     report.languages = [(LANGUAGE_NAMES.get(code, code), n) for code, n in languages.most_common()]
     start_node = flow.start if flow is not None else "welcome"
     topics = Counter(node for events in steps.values() for node in
-                     {e["node"] for e in events if e["outcome"] in ("chose", "repeated") and e["node"]
+                     {e["node"] for e in events if e["outcome"].chose_menu and e["node"]
                       and e["node"] != start_node and not e["node"].startswith("_")})
     report.topics = [(titles.get(node, node), n) for node, n in topics.most_common()]
     report.hung_up = _count(_hang_up_place(steps.get(sid, []), titles) for sid in ended)
-    asked = [e for events in steps.values() for e in events if e["outcome"] == "transfer:asked"]
+    asked = [e for events in steps.values() for e in events if e["outcome"] == Outcome.ASKED]
     report.asked = len({e["call_sid"] for e in asked})
     report.asked_from = _count(_place(e["node"], titles) for e in asked)
-    report.put_through = sum(1 for events in steps.values() for e in events if e["outcome"] == "transfer:tries")
-    crises = [e for events in steps.values() for e in events if e["outcome"] == "transfer:crisis"]
+    report.put_through = sum(1 for events in steps.values() for e in events if e["outcome"] == Outcome.TRIES)
+    crises = [e for events in steps.values() for e in events if e["outcome"].is_crisis]
     report.crisis = len({e["call_sid"] for e in crises})
     report.crisis_from = _count(_place(e["node"], titles) for e in crises)
     report.crisis_line = len({sid for sid, events in steps.items()
-                              if any(e["outcome"] == "crisis_line" for e in events)})
+                              if any(e["outcome"] == Outcome.CRISIS_LINE for e in events)})
     ends, rings = Counter(), Counter()
     for sid, events in steps.items():
         for outcome, statuses in _transfers(events, sid in ended):
@@ -117,6 +118,7 @@ def _read(engine: Engine, start: datetime | None):
     steps: dict = {sid: [] for sid in started}
     for event in events:
         if event["call_sid"] in steps:
+            event["outcome"] = Outcome(event["outcome"] or "")
             steps[event["call_sid"]].append(event)
     accepted = {r.call_sid: db.as_utc(r.accepted_at) for r in screens if r.call_sid in started}
     return started, ended, steps, accepted
@@ -143,14 +145,14 @@ def _hang_up_place(events: list, titles: dict) -> str:
     if not events:
         return "before the greeting"
     last = events[-1]
-    outcome = last["outcome"] or ""
-    if outcome == "talked":
+    outcome = last["outcome"]
+    if outcome == Outcome.TALKED:
         return "after talking with a counselor"
-    if outcome.startswith(("transfer:", "ring:")) or outcome == "rang":
+    if outcome.is_ringing:
         return "while a counselor's phone rang"
-    if outcome == "crisis_line":
+    if outcome == Outcome.CRISIS_LINE:
         return "while the crisis line rang"
-    if outcome in ("voicemail", "recording"):
+    if outcome.awaits_message:
         return "at voicemail, before a message"
     return _place(last["node"], titles)
 
@@ -159,22 +161,22 @@ def _transfers(events: list, ended: bool):
     """Each transfer of a call (from a caller put through to how it ended) and its rings' results."""
     found, current = [], None
     for event in events:
-        outcome, kind = event["outcome"] or "", event["input_kind"] or ""
-        if outcome in ("transfer:asked", "transfer:tries", "transfer:crisis"):
+        outcome, kind = event["outcome"], event["input_kind"] or ""
+        if outcome.starts_transfer:
             if current is not None:
                 found.append(current)
             current = [None, []]
         if current is None or not kind.startswith("dial"):
             continue
         status = kind.split(":", 1)[1] if ":" in kind else "completed"
-        if outcome == "talked":
+        if outcome == Outcome.TALKED:
             current[0] = "answered"
             current[1].append("answered")
         else:
             current[1].append(status)
-            if outcome == "voicemail":
+            if outcome == Outcome.VOICEMAIL:
                 current[0] = "voicemail"
-            elif outcome == "crisis_line":
+            elif outcome == Outcome.CRISIS_LINE:
                 current[0] = "crisis line"
     if current is not None:
         found.append(current)
