@@ -56,12 +56,13 @@ def post_worker_init(worker):
     """Each worker watches the call-flow files itself, so every worker takes an edit within 2 s,
     and has its own connection and event writer before its first call (not during it: a caller's
     request took 100 to 400 ms when a worker connected, checked the schema and started its writer)."""
-    storage = worker.wsgi.extensions.get("ivr.db")
+    from ivr import parts
+    storage = parts.storage(worker.wsgi)
     if storage is not None:  # the master connected once at start: its connections stay its own
         storage.forked()
-    store = worker.wsgi.extensions.get("ivr.store")
-    if store is not None:
-        store.watch()
+    live = parts.live_flow(worker.wsgi)
+    if live is not None:
+        live.watch()
     if storage is not None and not storage.down:  # one that is down was said at start; calls try it again
         storage.attempt("connect to the store", lambda engine: (engine.connect().close(), storage.sink))
 

@@ -21,7 +21,6 @@ def create_app(config: dict | None = None) -> Flask:
     from ivr.db import Storage
     from ivr.problem import FlowError
     from ivr.store import FlowStore
-    from ivr.twiml import RenderCache
 
     settings = load_settings(config)  # SettingsError says what to set
     _configure_logging()
@@ -33,7 +32,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     storage = Storage(settings["DATABASE_URL"])  # StoreError: a URL that could never work
     try:
-        store = app.extensions["ivr.store"] = FlowStore(settings["IVR_CALL_FLOWS"])
+        store = FlowStore(settings["IVR_CALL_FLOWS"])
     except FlowError as exc:
         # Refuse to start on a broken flow, saying where and what, for the operator: once,
         # and without a traceback (gunicorn and the `ivr` commands print a LineError's words).
@@ -44,8 +43,8 @@ def create_app(config: dict | None = None) -> Flask:
         app.config["IVR_NOW"] = fixed_now(settings["IVR_NOW"], desk_zone(store.flow)).isoformat()
     from ivr import accounts, audit, legs, lockout  # noqa: F401  (their tables join the store's schema)
     storage.start()  # a store that is down is said now, and calls go on
-    app.extensions["ivr.db"] = storage
-    app.extensions["ivr.twiml"] = RenderCache()
+    from ivr import parts
+    parts.register(app, store, storage)
     _warn_about(settings)
 
     from ivr import callback_call, metrics, recordings, sessions, simulator, staff, webhook

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from ivr.flow import COUNSELOR, KEYS, REPEAT, VOICEMAIL, Flow
 from ivr.hours import describe_opening, is_open, next_opening
+from ivr.outcome import Outcome
 from ivr.speech import has as _has
 from ivr.speech import heard, plain
 
@@ -38,6 +39,11 @@ SPOKEN_KEYS = {
 # speech plus its 8 s wait) that ends in a decline is always shorter.
 TALK_SECONDS = 45
 DIAL_STATUSES = ("completed", "answered", "busy", "no-answer", "failed", "canceled")
+# When anything fails mid-call (Twilio's fallback URL): the apology, then a ring of everyone.
+FALLBACK_TEXT = "We are sorry, something went wrong, so we are connecting you to a counselor now."
+FALLBACK_GROUP = "_fallback"
+FALLBACK_RING_SECONDS = 25
+AT_ONCE = 10  # Twilio rings at most this many numbers at once
 
 
 @dataclass(frozen=True)
@@ -125,9 +131,13 @@ class Reply:
 
     then: object
     speech: tuple = ()
-    outcome: str = ""
+    outcome: Outcome = Outcome("")
     node: str = ""
     effects: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        # Every reply's outcome is an Outcome, however the step wrote it ("greeted" or Outcome.TALKED).
+        object.__setattr__(self, "outcome", Outcome(self.outcome))
 
 
 # -- reading what came in ------------------------------------------------------------------
@@ -195,10 +205,10 @@ def answer(flow: Flow, state: CallState, digits, speech, now: datetime) -> Reply
         if key == GUIDANCE_KEY:
             return _guidance(flow, state, now)
         if key == flow.repeat_key:
-            return _after_message(flow, replace(state, tries=0), "repeated")
+            return _after_message(flow, replace(state, tries=0), Outcome.REPEATED)
         return _failed(flow, state, now, "wrong_key")
     if key == flow.repeat_key:
-        return _menu(flow, replace(state, tries=0), now, full=True, outcome="repeated")
+        return _menu(flow, replace(state, tries=0), now, full=True, outcome=Outcome.REPEATED)
     if key in _language_keys(flow, state):
         new = replace(state, node=flow.start, lang=_language_keys(flow, state)[key], tries=0)
         return _menu(flow, new, now, full=True, outcome="language")
@@ -208,18 +218,18 @@ def answer(flow: Flow, state: CallState, digits, speech, now: datetime) -> Reply
     if target == VOICEMAIL:
         return voicemail(flow, state, now)
     if target == REPEAT:
-        return _menu(flow, replace(state, tries=0), now, full=True, outcome="repeated")
+        return _menu(flow, replace(state, tries=0), now, full=True, outcome=Outcome.REPEATED)
     if target == flow.start and state.node != flow.start:
         return _guidance(flow, state, now)  # 9: the main menu's choices, not the whole greeting
     if target in flow.menus:
-        return _menu(flow, state.at(target), now, full=True, outcome="chose")
+        return _menu(flow, state.at(target), now, full=True, outcome=Outcome.CHOSE)
     return _failed(flow, state, now, "wrong_key")
 
 
 def silence(flow: Flow, state: CallState, now: datetime) -> Reply:
     """The caller said and pressed nothing: apologise and ask again, or put them through."""
     if state.node == VOICEMAIL_NODE:  # the notice ended without a key: record
-        return Reply(Record(state.params(), flow.record_seconds), outcome="recording", node=state.node)
+        return Reply(Record(state.params(), flow.record_seconds), outcome=Outcome.RECORDING, node=state.node)
     if state.node == SAVED_NODE:  # they chose to end the call by leaving a message
         # The goodbye in a Gather: 0 or 9 still work while it is said.
         ask = Ask("answer", state.params(), (_say(flow, state.lang, "goodbye"),), state.lang,
@@ -236,14 +246,14 @@ def transfer(flow: Flow, state: CallState, now: datetime, reason: str, lead: tup
     """Put the caller through to the counselor group that takes calls now."""
     group = flow.group_for(is_after_hours(flow, now), state.lang)
     speech = lead + (_say(flow, state.lang, "put_through" if reason == "tries" else "connecting"),)
-    return Reply(_ring(flow, state, group, 0), speech, outcome=f"transfer:{reason}", node=state.node)
+    return Reply(_ring(flow, state, group, 0), speech, outcome=Outcome.transfer(reason), node=state.node)
 
 
 def crisis(flow: Flow, state: CallState, now: datetime) -> Reply:
     """Crisis words: what to do right now (911, 988), then a counselor at once, no menu between."""
     state = replace(state, crisis=True, tries=0)
     ring = _ring(flow, state, flow.group_for(is_after_hours(flow, now), state.lang), 0)
-    return _guide_then_ring(flow, state, CRISIS_NODE, "crisis_now", ring, f"transfer:{CRISIS}")
+    return _guide_then_ring(flow, state, CRISIS_NODE, "crisis_now", ring, Outcome.transfer(CRISIS))
 
 
 def _guide_then_ring(flow: Flow, state: CallState, place: str, prompt: str, ring: Ring, outcome: str) -> Reply:
@@ -258,9 +268,9 @@ def _ring_now(flow: Flow, state: CallState, now: datetime) -> Reply:
     """A key or word during the crisis guidance: ring at once (the counselors, or the crisis line)."""
     back = replace(state, node=state.path[-1] if state.path else flow.start)
     if state.node == LIFELINE_NODE:
-        return Reply(_lifeline(flow, back), outcome="rang", node=back.node)
+        return Reply(_lifeline(flow, back), outcome=Outcome.RANG, node=back.node)
     ring = _ring(flow, back, flow.group_for(is_after_hours(flow, now), state.lang), 0)
-    return Reply(ring, outcome="rang", node=back.node)
+    return Reply(ring, outcome=Outcome.RANG, node=back.node)
 
 
 def dialed(flow: Flow, state: CallState, group: str, index: int, status: str,
@@ -274,7 +284,7 @@ def dialed(flow: Flow, state: CallState, group: str, index: int, status: str,
     talked = status in ("completed", "answered")
     if group == CRISIS_GROUP:
         if talked:  # the crisis line took the call
-            return Reply(Hangup(), (_say(flow, state.lang, "goodbye"),), outcome="talked", node=state.node)
+            return Reply(Hangup(), (_say(flow, state.lang, "goodbye"),), outcome=Outcome.TALKED, node=state.node)
         # Nobody there either: the guidance again, and the counselors again; never voicemail.
         return transfer(flow, state, now, "again", lead=(_say(flow, state.lang, "safety_short"),))
     if group not in flow.groups:
@@ -284,12 +294,12 @@ def dialed(flow: Flow, state: CallState, group: str, index: int, status: str,
     # missed the counselor's 1: a hiccup, another replica).
     accepted = bool(accepted) or seconds >= TALK_SECONDS
     if talked and (accepted or not ring.screen):
-        return Reply(Hangup(), (_say(flow, state.lang, "goodbye"),), outcome="talked", node=state.node)
+        return Reply(Hangup(), (_say(flow, state.lang, "goodbye"),), outcome=Outcome.TALKED, node=state.node)
     if ring.order == "in_turn" and index + 1 < len(ring.numbers):
-        return Reply(_ring(flow, state, group, index + 1), outcome=f"ring:{status}", node=state.node)
+        return Reply(_ring(flow, state, group, index + 1), outcome=Outcome.ring(status), node=state.node)
     if ring.then in flow.groups:
         speech = (_say(flow, state.lang, "still_trying"),)
-        return Reply(_ring(flow, state, ring.then, 0), speech, outcome=f"ring:{status}", node=state.node)
+        return Reply(_ring(flow, state, ring.then, 0), speech, outcome=Outcome.ring(status), node=state.node)
     return voicemail(flow, state, now, busy=True)
 
 
@@ -310,7 +320,7 @@ def voicemail(flow: Flow, state: CallState, now: datetime, busy: bool = False, l
     notice = (_say(flow, state.lang, "safety_short"), _say(flow, state.lang, "voicemail_intro"))
     ask = Ask("answer", vm.params(), lead + notice, state.lang, hints=_hints(flow, vm), timeout=2,
               then=Record(vm.params(), flow.record_seconds))
-    return Reply(ask, busy_words, outcome="voicemail", node=VOICEMAIL_NODE)
+    return Reply(ask, busy_words, outcome=Outcome.VOICEMAIL, node=VOICEMAIL_NODE)
 
 
 def recorded(flow: Flow, state: CallState, has_message: bool, now: datetime, stored: bool = True) -> Reply:
@@ -334,7 +344,7 @@ def _after_message(flow: Flow, state: CallState, outcome: str, lead: tuple = ())
 
 def _crisis_line(flow: Flow, state: CallState) -> Reply:
     """No counselor took a crisis caller: say so, then ring the crisis line."""
-    return _guide_then_ring(flow, state, LIFELINE_NODE, "crisis_line", _lifeline(flow, state), "crisis_line")
+    return _guide_then_ring(flow, state, LIFELINE_NODE, "crisis_line", _lifeline(flow, state), Outcome.CRISIS_LINE)
 
 
 def _lifeline(flow: Flow, state: CallState) -> Ring:
@@ -345,7 +355,7 @@ def _lifeline(flow: Flow, state: CallState) -> Ring:
 
 def _guidance(flow: Flow, state: CallState, now: datetime, lead: tuple = ()) -> Reply:
     """The main menu's choices (not the whole greeting): 9 from a topic, a message or the notice."""
-    return _menu(flow, state.at(flow.start), now, full=False, outcome="chose", lead=lead)
+    return _menu(flow, state.at(flow.start), now, full=False, outcome=Outcome.CHOSE, lead=lead)
 
 
 def whisper(flow: Flow, params) -> Reply:
@@ -384,8 +394,36 @@ def _whisper_text(flow: Flow, lang: str, node: str, caller: str, is_crisis: bool
 def screened(digits) -> Reply:
     """The counselor's key after the whisper: 1 connects, anything else declines."""
     if clean_digits(digits) == "1":
-        return Reply(None, outcome="accepted")
+        return Reply(None, outcome=Outcome.ACCEPTED)
     return Reply(Hangup(), outcome="declined")
+
+
+def fallback(flow: Flow, now: datetime, lang: str | None, crisis: bool) -> Reply:
+    """Something failed mid-call: sorry, in the caller's language, then every counselor of the chain at once.
+
+    Spoken, never a recording: a prompt file may be what failed. `lang` and `crisis` are
+    carried on to the fallback's next step, as the failed call had them.
+    """
+    code = lang or flow.default_language
+    name = flow.messages["fallback_sorry"]
+    sorry = Speech(name, flow.text(code, name) or FALLBACK_TEXT, code)
+    held = {**({"l": lang} if lang else {}), **({"x": "1"} if crisis else {})}
+    ring = Ring(FALLBACK_GROUP, _everyone(flow, code, now), FALLBACK_RING_SECONDS, False,
+                {"step": "after", **held}, {})
+    return Reply(ring, (sorry,))
+
+
+def _everyone(flow: Flow, lang: str, now: datetime) -> tuple:
+    """The numbers of the group that takes calls now and of every group it leads on to, at most AT_ONCE."""
+    try:
+        group = flow.groups[flow.group_for(is_after_hours(flow, now), lang)]
+    except Exception:  # whatever is strange about the flow, its first group still rings
+        group = next(iter(flow.groups.values()))
+    numbers, seen = [], group
+    while seen is not None and len(numbers) < AT_ONCE:  # ring the whole chain at once
+        numbers += [n for n in seen.numbers if n not in numbers]
+        seen = flow.groups.get(seen.then)
+    return tuple(numbers[:AT_ONCE])
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -444,7 +482,7 @@ def _voicemail_choice(flow: Flow, state: CallState, key, now: datetime) -> Reply
         return transfer(flow, state, now, "asked")
     if key == GUIDANCE_KEY:
         return _guidance(flow, state, now)
-    return Reply(Record(state.params(), flow.record_seconds), outcome="recording", node=state.node)
+    return Reply(Record(state.params(), flow.record_seconds), outcome=Outcome.RECORDING, node=state.node)
 
 
 def _ring(flow: Flow, state: CallState, group: str, index: int) -> Ring:

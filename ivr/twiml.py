@@ -12,6 +12,7 @@ from ivr.flow import Flow
 
 # url(route, params) -> the absolute or root-relative URL Twilio should request next.
 UrlFor = Callable[[str, dict], str]
+NO_FLOW_VOICE, NO_FLOW_LANGUAGE = "Polly.Joanna-Neural", "en-US"
 
 
 def render(reply: Reply, flow: Flow, url: UrlFor) -> str:
@@ -24,22 +25,23 @@ def render(reply: Reply, flow: Flow, url: UrlFor) -> str:
 
 
 class RenderCache:
-    """Rendered TwiML, by flow version and reply: the same reply of the same flow renders the same.
+    """Rendered TwiML of one flow, by reply: the same reply of the same flow renders the same.
 
     Only for a `url` that depends on nothing but its arguments (and `scope`, the app's root).
+    One per flow version (ivr.edition.Edition), so a new version starts empty.
     """
 
-    def __init__(self, size: int = 4096):
-        self.size = size
+    def __init__(self, flow: Flow, size: int = 4096):
+        self.flow, self.size = flow, size
         self._texts: dict = {}
         self._lock = threading.Lock()
 
-    def render(self, reply: Reply, flow: Flow, url: UrlFor, scope: str = "") -> str:
+    def render(self, reply: Reply, url: UrlFor, scope: str = "") -> str:
         """Render a reply, or return the text rendered for an equal reply before."""
-        key = (flow.version, scope, _frozen(reply))
+        key = (scope, _frozen(reply))
         text = self._texts.get(key)
         if text is None:
-            text = render(reply, flow, url)
+            text = render(reply, self.flow, url)
             with self._lock:
                 if len(self._texts) >= self.size:
                     self._texts.clear()  # rare: a fresh start is cheaper than tracking age
@@ -132,16 +134,27 @@ def _record(response: VoiceResponse, record: Record, url: UrlFor) -> None:
     response.redirect(url("recorded", {**record.params, "empty": "1"}), method="POST")
 
 
-def fallback(text: str, voice: str, language: str, numbers, action: str) -> str:
-    """Fixed TwiML for when anything fails: a short apology, then the counselor line."""
+def fallback(reply: Reply, flow: Flow, url: UrlFor) -> str:
+    """The fallback's TwiML (ivr.call.fallback): the apology, then every number at once, or straight on."""
     response = VoiceResponse()
-    response.say(text, voice=voice, language=language)
-    if numbers:
-        dial = response.dial(action=action, method="POST", timeout=25, answer_on_bridge=True)
-        for number in list(numbers)[:10]:
+    for speech in reply.speech:
+        _speak(response, speech, flow, url)
+    ring = reply.then
+    if ring.numbers:
+        dial = response.dial(action=url("fallback", ring.params), method="POST", timeout=ring.seconds,
+                             answer_on_bridge=True)
+        for number in ring.numbers:
             dial.number(number)
     else:
-        response.redirect(action, method="POST")
+        response.redirect(url("fallback", ring.params), method="POST")
+    return str(response)
+
+
+def apology(text: str, action: str) -> str:
+    """With no flow at all (so no language of its own): the apology in English, then on to `action`."""
+    response = VoiceResponse()
+    response.say(text, voice=NO_FLOW_VOICE, language=NO_FLOW_LANGUAGE)
+    response.redirect(action, method="POST")
     return str(response)
 
 

@@ -17,12 +17,12 @@ from urllib.parse import parse_qs, urlsplit
 from flask import (Blueprint, Response, abort, current_app, g, jsonify, request,
                    send_from_directory, url_for)
 
-from ivr import call, db, legs, twiml
+from ivr import call, db, legs, parts, twiml
 from ivr.config import fixed_now
 from ivr.flow import Flow
+from ivr.outcome import Outcome
 from ivr.privacy import caller_key
 from ivr.security import recording_link, twilio_only
-from ivr.twiml import fallback as fallback_twiml
 from ivr.twiml import render
 
 bp = Blueprint("voice", __name__)
@@ -30,25 +30,12 @@ log = logging.getLogger("ivr.calls")
 
 ROUTES = {"answer": "voice.answer", "silence": "voice.silence", "dialed": "voice.dialed",
           "whisper": "voice.whisper", "screened": "voice.screened", "recorded": "voice.recorded",
-          "recording": "voice.recording", "audio": "voice.audio"}
+          "recording": "voice.recording", "audio": "voice.audio", "fallback": "voice.fallback"}
 CALL_STATUSES = ("queued", "ringing", "in-progress", "completed", "busy", "failed", "no-answer",
                  "canceled")
-FALLBACK_TEXT = "We are sorry, something went wrong, so we are connecting you to a counselor now."
 
 
 # -- helpers the views share ----------------------------------------------------------------
-
-def current_flow() -> Flow:
-    """The flow this request is served with, read once so the whole request is consistent."""
-    if "flow" not in g:
-        g.flow = current_app.extensions["ivr.store"].current()
-    return g.flow
-
-
-def storage() -> db.Storage:
-    """This process's store, or the browser phone's scratch store (its calls are kept nowhere)."""
-    return request.environ.get("ivr.storage") or current_app.extensions["ivr.db"]
-
 
 def now() -> datetime:
     """The time the line decides hours by: IVR_NOW, a simulator's choice, or the clock (once a request)."""
@@ -67,22 +54,8 @@ def _fixed(text: str) -> datetime:
 def current_state() -> call.CallState:
     """Where this request's call is, from the URL, read once."""
     if "state" not in g:
-        g.state = call.read_state(current_flow(), request.args)
+        g.state = call.read_state(parts.flow(), request.args)
     return g.state
-
-
-_closed: dict = {}  # (flow version, minute) -> after hours or not
-
-
-def after_hours(flow: Flow) -> bool:
-    """Whether the desk is closed now; kept per minute, as opening hours are whole minutes."""
-    key = (flow.version, int(now().timestamp() // 60))
-    closed = _closed.get(key)
-    if closed is None:
-        if len(_closed) > 1000:
-            _closed.clear()
-        closed = _closed[key] = call.is_after_hours(flow, now())
-    return closed
 
 
 def call_sid(name: str = "CallSid") -> str:
@@ -111,25 +84,24 @@ def _url(route: str, params: dict, parent: str | None = None) -> str:
 
 def _answer(reply: call.Reply, kind: str) -> Response:
     """Render a reply as TwiML and note the step for the log and the statistics."""
-    flow = current_flow()
+    edition = parts.edition()
     g.step = {"node": reply.node, "input": kind, "outcome": reply.outcome}
     sid = call_sid()
     if sid and request.endpoint not in ("voice.whisper", "voice.screened"):
         state = current_state()
-        storage().event(call_sid=sid, node=reply.node or state.node, input_kind=kind, lang=state.lang,
-                        outcome=reply.outcome[:64], after_hours=after_hours(flow))
-        if reply.outcome.startswith("transfer:"):
-            storage().note("transferred", sid)
-    return Response(_render(reply, flow), mimetype="text/xml")
+        parts.storage().event(call_sid=sid, node=reply.node or state.node, input_kind=kind, lang=state.lang,
+                        outcome=reply.outcome[:64], after_hours=edition.after_hours(now()))
+        if reply.outcome.is_transfer:
+            parts.storage().note("transferred", sid)
+    return Response(_render(reply, edition), mimetype="text/xml")
 
 
-def _render(reply: call.Reply, flow: Flow) -> str:
+def _render(reply: call.Reply, edition) -> str:
     """The reply's TwiML, rendered once per flow version and reply and kept."""
     parent = _parent_sid()
     if not parent:  # no CallSid to stand in for: render as it comes
-        return render(reply, flow, _url)
-    text = current_app.extensions["ivr.twiml"].render(reply, flow, partial(_url, parent=STAND_IN),
-                                                      request.script_root)
+        return render(reply, edition.flow, _url)
+    text = edition.render(reply, partial(_url, parent=STAND_IN), request.script_root)
     return text.replace(STAND_IN, parent)
 
 
@@ -144,16 +116,17 @@ def _input_kind() -> str:
 
 def safe_twiml() -> str:
     """The apology and counselor line, built without the database or a readable flow file."""
-    flow = getattr(current_app.extensions.get("ivr.store"), "flow", None)
+    flow = parts.last_good_flow()
     if flow is not None:
         try:
-            return _flow_fallback(flow)
+            held = _failed_call(flow)
+            reply = call.fallback(flow, now(), held.get("l"), "x" in held)
+            return twiml.fallback(reply, flow, _url)
         except Exception:  # even a strange flow must not stop the apology and the ring
             log.exception("the fallback could not use the loaded flow; using the fixed one")
     # No flow was ever loaded (the server refuses to start without one): no numbers to ring,
     # so the caller goes straight to the fallback's message recording.
-    return fallback_twiml(FALLBACK_TEXT, "Polly.Joanna-Neural", "en-US", [],
-                          url_for("voice.fallback", step="after"))
+    return twiml.apology(call.FALLBACK_TEXT, url_for("voice.fallback", step="after"))
 
 
 def _failed_call(flow: Flow) -> dict:
@@ -170,24 +143,6 @@ def _failed_call(flow: Flow) -> dict:
     if params.get("x") == "1":
         out["x"] = "1"
     return out
-
-
-def _flow_fallback(flow: Flow) -> str:
-    """The fallback from the last good flow: its apology in the caller's language, ringing every
-    counselor group."""
-    held = _failed_call(flow)
-    lang = flow.languages[held.get("l", flow.default_language)]
-    try:
-        group = flow.groups[flow.group_for(call.is_after_hours(flow, now()), lang.code)]
-    except Exception:
-        group = next(iter(flow.groups.values()))
-    numbers, seen = [], group
-    while seen is not None and len(numbers) < 10:  # ring the whole chain at once
-        numbers += [n for n in seen.numbers if n not in numbers]
-        seen = flow.groups.get(seen.then)
-    text = flow.text(lang.code, flow.messages["fallback_sorry"]) or FALLBACK_TEXT
-    return fallback_twiml(text, lang.voice, lang.speech, numbers[:10],
-                          url_for("voice.fallback", step="after", **held))
 
 
 @bp.errorhandler(Exception)
@@ -234,8 +189,8 @@ def voice():
     """A call comes in: the greeting and the main menu."""
     if call_sid():
         key = caller_key(current_app.config["IVR_SECRET_KEY"], request.form.get("From"))
-        storage().note("started", call_sid(), caller_key=key)
-    flow = current_flow()
+        parts.storage().note("started", call_sid(), caller_key=key)
+    flow = parts.flow()
     lang = request.args.get("l")  # a number for one language points at /voice?l=es
     return _answer(call.greet(flow, now(), lang if lang in flow.languages else None), "call")
 
@@ -244,7 +199,7 @@ def voice():
 @twilio_only
 def answer():
     """A key or words at a menu (the Gather action)."""
-    flow = current_flow()
+    flow = parts.flow()
     state = current_state()
     reply = call.answer(flow, state, request.form.get("Digits"), request.form.get("SpeechResult"), now())
     return _answer(reply, _input_kind())
@@ -254,7 +209,7 @@ def answer():
 @twilio_only
 def silence():
     """The caller gave nothing before the Gather timed out (the fall-through Redirect)."""
-    flow = current_flow()
+    flow = parts.flow()
     return _answer(call.silence(flow, current_state(), now()), "silence")
 
 
@@ -262,14 +217,14 @@ def silence():
 @twilio_only
 def dialed():
     """A ring ended (the Dial action): a counselor took it, or we lead on."""
-    flow = current_flow()
+    flow = parts.flow()
     state = current_state()
     status = request.form.get("DialCallStatus", "failed")
     status = status if status in call.DIAL_STATUSES else "failed"
     index = call.clean_count(request.args.get("i"), 99) or 0
     accepted = False
     if status in ("completed", "answered"):  # None: the store could not say
-        accepted = storage().attempt("read a screened answer", db.was_accepted, call_sid(),
+        accepted = parts.storage().attempt("read a screened answer", db.was_accepted, call_sid(),
                                      default=None) if call_sid() else None
     reply = call.dialed(flow, state, request.args.get("g", ""), index, status, accepted, now(),
                         call.clean_count(request.form.get("DialCallDuration"), 10**6) or 0)
@@ -282,8 +237,8 @@ def whisper():
     """What a counselor hears on answering: press 1 to take the call."""
     parent = call_sid("ParentCallSid")
     if parent and call_sid() and parent != call_sid():  # a leg our <Dial> rang: its "1" may count
-        storage().attempt("note a counselor's leg", legs.note, call_sid(), parent)
-    return _answer(call.whisper(current_flow(), request.args), "whisper")
+        parts.storage().attempt("note a counselor's leg", legs.note, call_sid(), parent)
+    return _answer(call.whisper(parts.flow(), request.args), "whisper")
 
 
 @bp.post("/voice/screened")
@@ -294,9 +249,9 @@ def screened():
     parent = call_sid("ParentCallSid")
     carried = call.clean_sid(request.args.get("c"))
     # Only a leg the line rang (and whispered to) for this very call can take it.
-    if (reply.outcome == "accepted" and parent and carried in ("", parent)
-            and storage().attempt("check a counselor's leg", legs.dialed, call_sid(), parent, default=False)):
-        storage().attempt("note a screened answer", db.mark_accepted, parent)
+    if (reply.outcome == Outcome.ACCEPTED and parent and carried in ("", parent)
+            and parts.storage().attempt("check a counselor's leg", legs.dialed, call_sid(), parent, default=False)):
+        parts.storage().attempt("note a screened answer", db.mark_accepted, parent)
     return _answer(reply, "dtmf")
 
 
@@ -304,7 +259,7 @@ def screened():
 @twilio_only
 def recorded():
     """A message was recorded (the Record action): store the callback request."""
-    flow = current_flow()
+    flow = parts.flow()
     state = current_state()
     form = request.form
     recording = recording_link(form.get("RecordingUrl"))
@@ -313,7 +268,7 @@ def recorded():
     has_message = bool(recording) and not request.args.get("empty") and seconds != 0
     stored = False
     if has_message:
-        stored = storage().attempt(  # the CallSid lets an operator find a lost message in Twilio's console
+        stored = parts.storage().attempt(  # the CallSid lets an operator find a lost message in Twilio's console
             f"store the callback request of CallSid {call_sid() or '-'}",
             db.save_callback, call_sid(), _caller_number(), state.lang, ".".join(state.path),
             recording, seconds, default=False)
@@ -336,7 +291,7 @@ def recording():
     seconds = call.clean_count(form.get("RecordingDuration"), 86400)
     if finished and recording and call_sid() and seconds != 0:  # 0 s: no message to return
         state = current_state()
-        storage().attempt(f"update the recording of CallSid {call_sid()}", db.recording_done,
+        parts.storage().attempt(f"update the recording of CallSid {call_sid()}", db.recording_done,
                           call_sid(), recording, seconds, state.lang, ".".join(state.path))
     return Response("<Response/>", mimetype="text/xml")
 
@@ -349,7 +304,7 @@ def status():
     if call_sid():
         key = caller_key(current_app.config["IVR_SECRET_KEY"], form.get("From"))
         status = form.get("CallStatus", "")
-        storage().note("ended", call_sid(), status=status if status in CALL_STATUSES else "unknown",
+        parts.storage().note("ended", call_sid(), status=status if status in CALL_STATUSES else "unknown",
                        duration=call.clean_count(form.get("CallDuration"), 10**6), caller_key=key)
     return Response("<Response/>", mimetype="text/xml")
 
@@ -367,7 +322,7 @@ def fallback():
 
 def _fallback_message() -> str:
     """When the fallback's ring finds nobody: the voicemail notice, then a recording."""
-    flow = getattr(current_app.extensions.get("ivr.store"), "flow", None)
+    flow = parts.last_good_flow()
     if flow is not None:
         held = _failed_call(flow)
         state = call.CallState(flow.start, held.get("l", flow.default_language), crisis="x" in held)
@@ -378,7 +333,7 @@ def _fallback_message() -> str:
 @bp.get("/audio/<lang>/<file>")
 def audio(lang: str, file: str):
     """A recorded prompt, with caching headers; only files the flow names."""
-    flow = current_flow()
+    flow = parts.flow()
     if (lang, Path(file).stem) not in flow.audio or flow.audio[(lang, Path(file).stem)] != file:
         abort(404)
     folder = Path(flow.path).parent / "prompts" / lang
@@ -393,11 +348,11 @@ def healthz():
     A store that is down still answers 200: calls are answered, so the line is up; what it
     cannot do is said under "store" (and in "status").
     """
-    store = current_app.extensions.get("ivr.store")
+    store = parts.live_flow()
     flow = store.current() if store else None
     if flow is None:
         return jsonify(status="no valid flow loaded"), 503
-    kept = storage().state()
+    kept = parts.storage().state()
     status = "ok" if not store.error else "serving last good flow"
     if kept["state"] == "down":
         status += "; the store is down: calls are answered, nothing is stored"

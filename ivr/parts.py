@@ -1,0 +1,78 @@
+"""The app's parts, registered and looked up in one place (as flaskr's `get_db()`).
+
+Views, the command line and the tests ask here for the live flow, the flow a request is
+served with, its caches, the database and the Twilio account; nothing else reads
+`app.extensions`. With no `app` given, the current app (and, in a request, that request's).
+"""
+from __future__ import annotations
+
+from flask import Flask, current_app, g, has_request_context, request
+
+from ivr.edition import Edition
+
+LIVE_FLOW, STORAGE, EDITION, TWILIO = "ivr.store", "ivr.db", "ivr.edition", "ivr.twilio"
+# Set by the browser phone on the requests of a practice call: its calls are kept nowhere.
+STORAGE_OVERRIDE = "ivr.storage"
+
+
+def register(app: Flask, live, storage) -> None:
+    """Give the app its live flow (ivr.store) and its database facade (ivr.db.Storage)."""
+    app.extensions[LIVE_FLOW] = live
+    app.extensions[STORAGE] = storage
+    app.extensions[EDITION] = Edition(live.flow)
+
+
+def live_flow(app: Flask | None = None):
+    """The live flow (ivr.store): the last good flow, reloaded when its files change; None before one is registered."""
+    return (app or current_app).extensions.get(LIVE_FLOW)
+
+
+def flow(app: Flask | None = None):
+    """The flow to serve now; in a request, read once, so the whole request is served by one version."""
+    if app is None and has_request_context():
+        if "flow" not in g:
+            g.flow = live_flow().current()
+        return g.flow
+    return live_flow(app).current()
+
+
+def last_good_flow(app: Flask | None = None):
+    """The flow last loaded, without looking at its files, or None: for the fallback, which must not fail."""
+    return getattr(live_flow(app), "flow", None)
+
+
+def edition() -> Edition:
+    """This request's flow version with what is kept for it (rendered TwiML, the desk's hours by minute)."""
+    if "edition" not in g:
+        g.edition = _edition_of(current_app, flow())
+    return g.edition
+
+
+def _edition_of(app: Flask, served) -> Edition:
+    """The edition of a flow: the app's, or a new one when a new version went live (the old one's caches go)."""
+    held = app.extensions[EDITION]
+    if held.flow is not served:
+        held = Edition(served)
+        # A request that began on an older version finishes uncached rather than evicting the new one.
+        if served is last_good_flow(app):
+            app.extensions[EDITION] = held
+    return held
+
+
+def storage(app: Flask | None = None):
+    """The database facade (ivr.db.Storage), None before one is registered; in a practice call's
+    request, the browser phone's scratch store."""
+    if app is None and has_request_context():
+        return request.environ.get(STORAGE_OVERRIDE) or current_app.extensions.get(STORAGE)
+    return (app or current_app).extensions.get(STORAGE)
+
+
+def twilio(app: Flask | None = None):
+    """The Twilio REST account (ivr.twilio_api.Account), made once, and again when the flow's number changes."""
+    from ivr.twilio_api import account
+    served = flow(app)
+    parts = (app or current_app).extensions
+    made = parts.get(TWILIO)
+    if made is None or made[0] != served.number:
+        made = parts[TWILIO] = (served.number, account((app or current_app).config, served))
+    return made[1]
