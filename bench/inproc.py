@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     os.environ.update(line_env(ROOT / "call_flows.yaml", Path(tempfile.mkdtemp(prefix="ivr-inproc-")), "line", None))
 
-    from ivr import create_app
+    from ivr import create_app, parts
     from ivr.phone import client_post
     from bench.baseline import create_app as baseline_app
     from bench.peer import create_app as peer_app
@@ -81,7 +81,7 @@ def main(argv=None) -> int:
     logging.getLogger("ivr").handlers[0].stream = devnull  # lines written, not shown
     logging.getLogger().handlers[0].stream = devnull  # the peer's (logging.basicConfig)
     logging.getLogger("ivr").propagate = False  # as under gunicorn, where the root logger has no handler
-    store = line.extensions["ivr.db"]
+    store = parts.storage(line)
     replies: list = []
     calls = record_calls(client_post(line.test_client()), replies)
     requests = environs(calls, args.calls)

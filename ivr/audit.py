@@ -13,11 +13,11 @@ import logging
 import socket
 from datetime import datetime, timedelta
 
-from flask import current_app, g
+from flask import g
 from sqlalchemy import Column, DateTime, Integer, String, Table, delete, event, insert, select
 from sqlalchemy.engine import Engine
 
-from ivr import db
+from ivr import db, parts
 
 log = logging.getLogger("ivr.audit")
 
@@ -66,7 +66,7 @@ def _guard(target, connection, **_) -> None:
 def record(who: str, action: str, what: str, where: str, engine: Engine | None = None) -> None:
     """Append one entry. In a request, the app's store is used; a failure raises (callers refuse then)."""
     if engine is None:
-        engine = current_app.extensions["ivr.db"].engine
+        engine = parts.storage().engine
     row = {"at": db.utcnow(), "who": str(who)[:64], "action": str(action)[:32], "what": str(what)[:200],
            "place": str(where)[:100]}
     with engine.begin() as conn:

@@ -17,10 +17,10 @@ from datetime import datetime
 
 from flask import Blueprint, Response, current_app, redirect, request, url_for
 
-from ivr import audit, db, twiml
+from ivr import audit, db, parts, twiml
 from ivr.call import clean_count
 from ivr.security import staff_headers, staff_refusal, twilio_only
-from ivr.twilio_api import E164, TwilioFailed, failures, for_app
+from ivr.twilio_api import E164, TwilioFailed, failures
 
 staff_bp = Blueprint("callback_call", __name__, url_prefix="/staff")
 staff_bp.before_request(staff_refusal)  # the staff pages' gate
@@ -50,7 +50,7 @@ def start(callback_id: int):
     if not audit.written_here("call back", f"callback {callback_id}"):
         return _page([], 503, problem="The audit trail can't be written right now (the database is "
                      "unreachable), so nobody was called. Try again in a minute.")
-    account = for_app(current_app, current_app.extensions["ivr.store"].current())
+    account = parts.twilio()
     base = current_app.config["IVR_PUBLIC_URL"].rstrip("/")
     token = call_token(callback_id)
     try:
@@ -63,7 +63,7 @@ def start(callback_id: int):
     except TwilioFailed as exc:
         log.warning("could not start the call-back of callback %d: %s", callback_id, exc)
         return _page([], 502, problem=f"Nobody was called: {exc}")
-    current_app.extensions["ivr.db"].attempt("note a call-back", db.follow_call, callback_id, "calling")
+    parts.storage().attempt("note a call-back", db.follow_call, callback_id, "calling")
     log.info("call-back of callback %d started (CallSid %s)", callback_id, made.sid)
     return redirect(url_for("staff.callbacks", calling=callback_id), 303)
 
@@ -76,12 +76,12 @@ def staff_phone() -> str | None:
     who = g.get("staff")
     if not who:
         return None
-    return current_app.extensions["ivr.db"].attempt("read a staff phone", accounts.phone_of, who)
+    return parts.storage().attempt("read a staff phone", accounts.phone_of, who)
 
 
 def _cannot_call(callback_id: int, phone: str) -> str:
     """Why this call-back cannot start, for staff ('' when it can)."""
-    account = for_app(current_app, current_app.extensions["ivr.store"].current())
+    account = parts.twilio()
     if account.off:
         return f"Calling back from the helpline is off. {account.off}"
     if not account.number:
@@ -93,7 +93,7 @@ def _cannot_call(callback_id: int, phone: str) -> str:
     if not E164.fullmatch(phone):
         return ("Type the phone you want to be rung on in the phone field, in E.164 form "
                 "(like +15551234567), then press Call back now.")
-    row = current_app.extensions["ivr.db"].attempt("read a callback", db.get_callback, callback_id)
+    row = parts.storage().attempt("read a callback", db.get_callback, callback_id)
     if row is None:
         return f"There is no callback request #{callback_id} (or the database is unreachable); reload the list."
     if not E164.fullmatch(row["caller"] or ""):
@@ -115,7 +115,7 @@ def _callback() -> dict | None:
     if callback_id is None or not hmac.compare_digest(request.args.get("t", ""), call_token(callback_id)):
         log.warning("a call-back request to %s without its token was refused", request.path)
         return None
-    return current_app.extensions["ivr.db"].attempt("read a callback", db.get_callback, callback_id)
+    return parts.storage().attempt("read a callback", db.get_callback, callback_id)
 
 
 UNKNOWN = "This call-back is not known to the helpline line, so nobody was called. Goodbye."
@@ -123,7 +123,7 @@ UNKNOWN = "This call-back is not known to the helpline line, so nobody was calle
 
 def _voice() -> tuple[str, str]:
     """The line's first language's voice: staff hear the line's own language."""
-    flow = current_app.extensions["ivr.store"].current()
+    flow = parts.flow()
     lang = flow.languages[flow.default_language]
     return lang.voice, lang.speech
 
@@ -158,7 +158,7 @@ def answer():
 def about(row: dict) -> str:
     """Which message a call-back returns: its day, time and language; never the number."""
     from ivr.staff import desk_zone
-    flow = current_app.extensions["ivr.store"].current()
+    flow = parts.flow()
     when = db.as_utc(row["created_at"]).astimezone(desk_zone(flow))
     lang = row["lang"] if row["lang"] in flow.languages else flow.default_language
     length = f", {row['recording_seconds']} seconds long" if row["recording_seconds"] else ""
@@ -185,11 +185,11 @@ def connect():
     voice = _voice()
     if row is None:
         return _xml(twiml.goodbye(UNKNOWN, *voice))
-    storage = current_app.extensions["ivr.db"]
+    storage = parts.storage()
     if request.form.get("Digits") != "1":
         storage.attempt("note a call-back", db.follow_call, row["id"], "new", ("calling",))
         return _xml(twiml.goodbye("Nobody was called. Goodbye.", *voice))
-    account = for_app(current_app, current_app.extensions["ivr.store"].current())
+    account = parts.twilio()
     if account.off or not account.number or not E164.fullmatch(row["caller"] or ""):
         return _xml(twiml.goodbye("This call-back cannot be made from the helpline now. Goodbye.", *voice))
     action = url_for("callback_voice.dialed", cb=row["id"], t=request.args["t"])
@@ -205,7 +205,7 @@ def dialed():
     if row is None:
         return _xml(twiml.goodbye(UNKNOWN, *_voice()))
     outcome = DIALED.get(request.form.get("DialCallStatus", ""), "no_answer")
-    current_app.extensions["ivr.db"].attempt("note a call-back", db.follow_call, row["id"], outcome)
+    parts.storage().attempt("note a call-back", db.follow_call, row["id"], outcome)
     log.info("call-back of callback %d: %s", row["id"], outcome)
     words = "The call has ended." if outcome == "talked" else \
         "They did not answer. The callback stays on the list as no answer."
@@ -219,6 +219,6 @@ def status():
     row = _callback()
     if row is not None and request.form.get("CallStatus") in ("completed", "busy", "no-answer", "failed", "canceled"):
         # Only a call-back still "calling" goes back: one the caller's ring decided stays as it is.
-        current_app.extensions["ivr.db"].attempt("note a call-back", db.follow_call, row["id"], "new",
+        parts.storage().attempt("note a call-back", db.follow_call, row["id"], "new",
                                                  ("calling",))
     return _xml("<Response/>")

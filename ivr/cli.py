@@ -120,7 +120,8 @@ def call_command(file, at, lang, keys):
     if os.environ.get("DATABASE_URL"):  # else the call gets a database of its own
         settings["DATABASE_URL"] = os.environ["DATABASE_URL"]
     with terminal.quiet_app(settings) as app:
-        flow = app.extensions["ivr.store"].flow
+        from ivr import parts
+        flow = parts.flow(app)
         if lang and lang not in flow.languages:
             raise ValueError(f"--lang {lang} is not a language of {path}; it speaks {', '.join(flow.languages)}")
         played = terminal.run(app, lang, keys)

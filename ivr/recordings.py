@@ -11,11 +11,11 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
-from ivr import audit, db
+from ivr import audit, db, parts
 from ivr.security import staff_headers, staff_refusal
-from ivr.twilio_api import Account, TwilioFailed, failures, for_app
+from ivr.twilio_api import Account, TwilioFailed, failures
 
 bp = Blueprint("recordings", __name__, url_prefix="/staff")
 bp.before_request(staff_refusal)  # the staff pages' gate
@@ -108,11 +108,10 @@ def purge(engine, account: Account, days: int, dry_run: bool = False) -> Purged:
 @bp.get("/callbacks/<int:callback_id>/recording")
 def play(callback_id: int):
     """A callback's recorded message, fetched from Twilio and passed on (ranges too); never stored."""
-    flow = current_app.extensions["ivr.store"].current()
-    account = for_app(current_app, flow)
+    account = parts.twilio()
     if account.off:
         return _refusal(503, f"Listening through the line is off. {account.off}")
-    row = current_app.extensions["ivr.db"].attempt("read a callback", db.get_callback, callback_id)
+    row = parts.storage().attempt("read a callback", db.get_callback, callback_id)
     if row is None:
         return _refusal(404, f"There is no callback request #{callback_id} (or the database is "
                         "unreachable); reload the list.")

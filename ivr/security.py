@@ -11,6 +11,7 @@ from functools import lru_cache, wraps
 from flask import Response, current_app, g, request
 from twilio.request_validator import RequestValidator
 
+from ivr import parts
 from ivr.call import clean_sid
 
 log = logging.getLogger("ivr.security")
@@ -160,7 +161,7 @@ def staff_refusal() -> Response | None:
     """
     from ivr import accounts, sessions
     try:
-        engine = current_app.extensions["ivr.db"].engine
+        engine = parts.storage().engine
         who = sessions.signed_in(engine)
         if who:
             g.staff = who

@@ -18,7 +18,7 @@ from flask import (Blueprint, Response, current_app, g, redirect, render_templat
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Column, DateTime, String, Table, delete, insert, select, update
 
-from ivr import accounts, audit, db, lockout
+from ivr import accounts, audit, db, lockout, parts
 
 log = logging.getLogger("ivr.sessions")
 COOKIE = "ivr_staff"
@@ -180,7 +180,7 @@ def login():
     from ivr.security import client_address
     name = request.form.get("username", "").strip().lower()[:64]
     password = request.form.get("password", "")
-    engine = current_app.extensions["ivr.db"].engine
+    engine = parts.storage().engine
     where = client_address()
     seconds = lockout.wait(engine, name, where)
     if seconds:
@@ -207,7 +207,7 @@ def logout():
     """End this browser's session."""
     token = _token()
     if token is not None:
-        engine = current_app.extensions["ivr.db"].engine
+        engine = parts.storage().engine
         who = signed_in(engine)
         with engine.begin() as conn:
             conn.execute(delete(sessions).where(sessions.c.token_hash == _hash(token)))

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from sqlalchemy import create_engine
 from sqlalchemy.pool import StaticPool
 
-from ivr import call, db
+from ivr import call, db, parts
 from ivr.config import SettingsError, fixed_now
 from ivr.flow import KEYS, Flow
 from ivr.graph import mermaid, node_id
@@ -426,4 +426,4 @@ def _match(prompts: list[tuple], text: str) -> str | None:
 
 def _flow() -> Flow:
     """The flow being served."""
-    return current_app.extensions["ivr.store"].current()
+    return parts.flow()

@@ -14,7 +14,7 @@ from datetime import datetime, tzinfo
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template_string, request, url_for
 
-from ivr import audit, db
+from ivr import audit, db, parts
 from ivr.security import RECORDING, staff_headers, staff_refusal
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -127,11 +127,10 @@ nobody outside the team.</p>
 
 def _page(rows, status: int = 200, zone: tzinfo | None = None, **extra) -> Response:
     """Render the callback page (times in `zone`, the desk's); never cached: it holds health information."""
-    flow = current_app.extensions["ivr.store"].current()
-    from ivr.twilio_api import for_app
+    flow = parts.flow()
     html = render_template_string(
         PAGE, rows=rows, statuses=STATUS_WORDS, token=form_token, line=flow.name, who=g.get("staff"),
-        zone=str(zone or desk_zone(flow)), twilio_off=for_app(current_app, flow).off, **extra)
+        zone=str(zone or desk_zone(flow)), twilio_off=parts.twilio().off, **extra)
     return Response(html, status, {"Cache-Control": "no-store"}, mimetype="text/html")
 
 
@@ -139,14 +138,14 @@ def _page(rows, status: int = 200, zone: tzinfo | None = None, **extra) -> Respo
 def callbacks():
     """The callback list, newest first, in the desk's local time."""
     shown = request.args.get("status") if request.args.get("status") in STATUS_WORDS else None
-    rows = current_app.extensions["ivr.db"].attempt("list callbacks", db.list_callbacks, shown)
+    rows = parts.storage().attempt("list callbacks", db.list_callbacks, shown)
     if rows is None:
         return _page([], 503, shown=shown, problem=(
             "The callback list can't be read right now: the database is unreachable. "
             "Check that it is running and that DATABASE_URL points at it, then reload this page."))
     if not audit.written_here("view callbacks", f"{len(rows)} shown" + (f", status {shown}" if shown else "")):
         return _page([], 503, shown=shown, problem=_NOT_AUDITED)
-    zone = desk_zone(current_app.extensions["ivr.store"].current())
+    zone = desk_zone(parts.flow())
     done = request.args.get("done", "")
     done = f"Callback {done} is saved." if done.isdigit() else ""
     calling = request.args.get("calling", "")
@@ -176,7 +175,7 @@ def mark(callback_id: int):
                      + ", ".join(STATUS_WORDS.values()) + ".")
     if not audit.written_here("status", f"callback {callback_id} marked {status}"):
         return _page([], 503, problem=_NOT_AUDITED)
-    found = current_app.extensions["ivr.db"].attempt(
+    found = parts.storage().attempt(
         "mark a callback", db.set_callback_status, callback_id, status)
     if found is None:
         return _page([], 503, problem="The change was not saved: the database is unreachable. "

@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 import click
 import phonenumbers
 
+from ivr import parts
 from ivr.call import CRISIS_GROUP
 from ivr.flow import KEYS
 from ivr.phone import Heard, Phone, client_post
@@ -50,7 +51,7 @@ class Terminal:
     def __init__(self, app, lang: str | None = None, echo=click.echo):
         self.app, self.echo = app, echo
         self.left_message = False
-        self.flow = app.extensions["ivr.store"].flow
+        self.flow = parts.flow(app)
         voice_path = "/voice" + (f"?l={lang}" if lang else "")
         self.phone = Phone(client_post(app.test_client()), base=app.config["IVR_PUBLIC_URL"] or "http://127.0.0.1",
                            auth_token=app.config["TWILIO_AUTH_TOKEN"], voice_path=voice_path)
@@ -234,7 +235,7 @@ def quiet_app(settings: dict):
         try:
             yield app
         finally:  # write the call's events before a temporary database goes away
-            app.extensions["ivr.db"].close()
+            parts.storage(app).close()
     finally:
         logger.level, logger.handlers = saved
         if folder is not None:

@@ -136,15 +136,6 @@ def _reason(exc: TwilioRestException) -> str:
     return f", {words[0][:200]}{code}" if words and words[0] else code
 
 
-def for_app(app, flow) -> Account:
-    """The app's account, made once (and again when the flow's number changes)."""
-    number = flow.number if flow is not None else ""
-    made = app.extensions.get("ivr.twilio")
-    if made is None or made[0] != number:
-        made = app.extensions["ivr.twilio"] = (number, account(app.config, flow))
-    return made[1]
-
-
 def from_environment(flow=None) -> Account:
     """The account for the command line: the same settings as the line's, from the environment."""
     import os

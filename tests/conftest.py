@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ivr import create_app
+from ivr import create_app, parts
 from ivr.phone import Phone, client_post, http_post
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +73,7 @@ def app(settings):
 @pytest.fixture
 def flow(app):
     """The flow the app serves."""
-    return app.extensions["ivr.store"].flow
+    return parts.flow(app)
 
 
 @pytest.fixture

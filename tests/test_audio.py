@@ -4,7 +4,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ivr import create_app
+from ivr import create_app, parts
 from ivr.cli import main
 from ivr.phone import Phone, client_post
 from tests.conftest import settle, tiny_wav
@@ -29,7 +29,7 @@ def test_a_recorded_prompt_is_played_instead_of_spoken(recorded, flow_dir):
     first = call.heard[0]
     assert first.kind == "play"
     assert urlsplit(first.url).path == "/audio/en/welcome.wav"
-    assert f"v={recorded.extensions['ivr.store'].flow.version}" in first.url
+    assert f"v={parts.flow(recorded).version}" in first.url
     assert "Thank you for calling" not in call.said()  # not said as well
     assert "If someone may have overdosed" in call.said()  # the prompts not recorded are still spoken
 
@@ -69,7 +69,7 @@ def test_an_mp3_recording_is_played_too(flow_dir, settings):
 
 def test_when_the_recording_is_removed_the_text_is_spoken_again(recorded, flow_dir):
     (flow_dir / "prompts" / "en" / "welcome.wav").unlink()
-    store = recorded.extensions["ivr.store"]
+    store = parts.live_flow(recorded)
     settle(flow_dir)
     assert store.reload_if_changed()
     call = dial(recorded)
@@ -77,7 +77,7 @@ def test_when_the_recording_is_removed_the_text_is_spoken_again(recorded, flow_d
 
 
 def test_a_rerecorded_prompt_gets_a_new_url(recorded, flow_dir):
-    store = recorded.extensions["ivr.store"]
+    store = parts.live_flow(recorded)
     before = dial(recorded).heard[0].url
     tiny_wav(flow_dir / "prompts" / "en" / "welcome.wav", seconds=0.2)
     settle(flow_dir)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, insert, select
 
-from ivr import audit, create_app, db, staff
+from ivr import audit, create_app, db, parts, staff
 from ivr.cli import main
 from ivr.phone import Phone, client_post
 from tests.conftest import PUBLIC_URL, ROOT, TOKEN
@@ -33,7 +33,7 @@ def line(store, settings):
     """The line on that store."""
     app = create_app({**settings, "DATABASE_URL": store[0]})
     yield app
-    app.extensions["ivr.db"].close()
+    parts.storage(app).close()
 
 
 def leave_message(app, caller: str = CALLER, seconds: int = 33, keys: str = "1") -> Phone:
@@ -235,7 +235,7 @@ def production(store, settings):
                       "TWILIO_AUTH_TOKEN": TOKEN, "IVR_PUBLIC_URL": PUBLIC_URL,
                       "IVR_STAFF_PASSWORD": "staff-pass-1"})
     yield app
-    app.extensions["ivr.db"].close()
+    parts.storage(app).close()
 
 
 def test_in_production_the_staff_page_needs_the_staff_password(production, store):

@@ -1,6 +1,7 @@
 """Whole calls through the real routes, in process: what a caller hears and where they end up."""
 import pytest
 
+from ivr import parts
 from tests.conftest import CHRISTMAS, SUNDAY_3AM
 
 TOPICS = {"1": "detox", "2": "rehab", "3": "aftercare", "4": "mental_health", "5": "family"}
@@ -19,7 +20,7 @@ def test_greeting_says_welcome_safety_and_counselor_key_before_the_menu(phone):
 
 @pytest.mark.parametrize("key,topic", TOPICS.items())
 def test_each_topic_is_heard_in_full_then_its_menu(phone, app, key, topic):
-    flow = app.extensions["ivr.store"].flow
+    flow = parts.flow(app)
     call = phone()
     call.dial_in()
     start = len(call.heard)
@@ -76,7 +77,7 @@ def test_wrong_keys_get_an_apology_then_a_counselor(phone):
 
 
 def test_star_repeats_the_explanation(phone, app):
-    flow = app.extensions["ivr.store"].flow
+    flow = parts.flow(app)
     call = phone()
     call.dial_in()
     call.press("1")

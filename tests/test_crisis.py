@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from ivr import create_app, db
+from ivr import create_app, db, parts
 from ivr.cli import main
 from ivr.flow import load_flow, speech_seconds
 from ivr.phone import Phone, client_post
@@ -416,7 +416,7 @@ def test_crisis_calls_are_counted_without_keeping_the_words(app, settings):
     call.hang_up()
     after = counts(client)
     assert {name: after[name] - before[name] for name in after} == dict.fromkeys(after, 1.0)
-    assert app.extensions["ivr.db"].sink.wait()
+    assert parts.storage(app).sink.wait()
     engine = db.connect(settings["DATABASE_URL"])
     with engine.connect() as conn:
         rows = [tuple(r) for r in conn.execute(select(db.events))]

@@ -3,7 +3,7 @@ import logging
 
 import pytest
 
-from ivr import create_app
+from ivr import create_app, parts
 from tests.attack import number_forms_in, twiml, twilio_form, webhook_paths
 from tests.conftest import settle
 
@@ -114,7 +114,7 @@ def test_fallback_needs_neither_the_flow_file_nor_the_database(flow_dir, setting
     monkeypatch.setattr(store, "SLOW_LOOK", float("inf"))
     monkeypatch.setattr(store, "SLOW_LOAD", float("inf"))
     client.get("/healthz")  # the store looks at the files and refuses the damage
-    assert app.extensions["ivr.store"].error
+    assert parts.live_flow(app).error
     response = client.post("/fallback", data=twilio_form(ErrorCode="11200"))
     assert response.status_code == 200 and _is_safe_twiml(response.get_data(as_text=True))
     after = client.post("/fallback?step=after", data=twilio_form(DialCallStatus="no-answer"))
@@ -210,7 +210,7 @@ def test_status_callbacks_with_strange_values_store_nothing_strange(app, client,
     from ivr import db
     client.post("/status", data=twilio_form(CallStatus="<b>x</b>" * 10, CallDuration="²"))
     client.post("/status", data=twilio_form(CallSid="CA" + "c3" * 16, CallStatus="completed", CallDuration="61"))
-    app.extensions["ivr.db"].sink.flush()
+    parts.storage(app).sink.flush()
     with db.connect(settings["DATABASE_URL"]).connect() as conn:
         rows = {r.call_sid: r for r in conn.execute(select(db.calls))}
     assert rows["CA" + "a1" * 16].status == "unknown" and rows["CA" + "a1" * 16].duration is None

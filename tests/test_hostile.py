@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
-from ivr import create_app
+from ivr import create_app, parts
 from ivr.phone import Phone, client_post
 from tests.attack import twilio_form, webhook_paths
 from tests.conftest import PUBLIC_URL, ROOT, TOKEN, WEEKDAY_MORNING
@@ -207,7 +207,7 @@ def _language_of(flow, url: str) -> str:
 @given(actions=caller_actions)
 def test_no_caller_is_ever_hung_up_on(hostile_app, failures, actions):
     failures.records.clear()
-    flow = hostile_app.extensions["ivr.store"].flow
+    flow = parts.flow(hostile_app)
     call = Phone(client_post(hostile_app.test_client()))
     call.dial_in()
     for action, value in actions:

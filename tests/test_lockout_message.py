@@ -2,11 +2,11 @@
 import math
 import re
 
-from ivr import accounts
+from ivr import accounts, parts
 
 
 def test_a_locked_out_name_is_told_a_wait_that_works_in_plain_words(app, client):
-    accounts.add(app.extensions["ivr.db"].engine, "maria", "a long staff passphrase")
+    accounts.add(parts.storage(app).engine, "maria", "a long staff passphrase")
     for attempt in range(5):
         assert client.post("/staff/login", data={"username": "maria", "password": f"guess {attempt}"}).status_code == 401
     locked = client.post("/staff/login", data={"username": "maria", "password": "a long staff passphrase"})

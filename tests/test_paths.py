@@ -9,7 +9,7 @@ from urllib.parse import urljoin
 
 import pytest
 
-from ivr import create_app
+from ivr import create_app, parts
 from ivr.phone import Phone, client_post, sid
 from tests.test_spanish import choose_spanish, in_spanish
 
@@ -250,7 +250,7 @@ def options_app(flow_dir, settings):
 
 
 def test_a_menu_option_for_counselor_rings_the_desk(options_app):
-    flow = options_app.extensions["ivr.store"].flow
+    flow = parts.flow(options_app)
     call = Phone(client_post(options_app.test_client()))
     call.dial_in()
     call.press("1")
@@ -261,7 +261,7 @@ def test_a_menu_option_for_counselor_rings_the_desk(options_app):
 
 
 def test_a_menu_option_for_voicemail_gives_the_notice_then_records(options_app):
-    flow = options_app.extensions["ivr.store"].flow
+    flow = parts.flow(options_app)
     call = Phone(client_post(options_app.test_client()))
     call.dial_in()
     call.press("1")
@@ -273,7 +273,7 @@ def test_a_menu_option_for_voicemail_gives_the_notice_then_records(options_app):
 
 
 def test_a_menu_option_for_repeat_says_the_menu_again_in_full(options_app):
-    flow = options_app.extensions["ivr.store"].flow
+    flow = parts.flow(options_app)
     call = Phone(client_post(options_app.test_client()))
     call.dial_in()
     call.press("1")
@@ -373,7 +373,7 @@ SPOKEN = {"en": "zero one two three four five six seven eight nine".split(),
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_every_key_can_be_said_as_a_word_or_a_digit(flow_dir, settings, lang):
     app = _edited(flow_dir, settings, DETOX_OPTIONS, NINE_OPTIONS)
-    flow = app.extensions["ivr.store"].flow
+    flow = parts.flow(app)
     client = app.test_client()
     for key, where in AFTER_KEY.items():
         for said in (SPOKEN[lang][int(key)], key, f"{SPOKEN[lang][int(key)]} please"):
@@ -655,7 +655,7 @@ def test_a_crisis_phrase_with_a_word_or_two_between_or_an_ending_is_a_crisis(pho
 
 def test_a_staff_added_crisis_word_ending_in_e_is_heard_with_ing(flow_dir, settings):
     app = _edited(flow_dir, settings, "        overdose, overdosing,", "        choke, overdose, overdosing,")
-    flow = app.extensions["ivr.store"].flow
+    flow = parts.flow(app)
     call = Phone(client_post(app.test_client()))
     call.dial_in()
     start = len(call.heard)

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import MetaData, create_engine, select, text
 
-from ivr import create_app
+from ivr import create_app, parts
 from ivr.phone import Phone, client_post
 from ivr.privacy import caller_key, redact
 from tests.attack import CALLER, CALLER_FORMS, number_forms_in, signature, twilio_form
@@ -42,7 +42,7 @@ def test_apps_with_different_secret_keys_store_different_caller_keys(settings, t
         app = create_app({**settings, "DATABASE_URL": url, "IVR_SECRET_KEY": secret})
         call = Phone(client_post(app.test_client()), caller=CALLER)
         call.dial_in()
-        app.extensions["ivr.db"].sink.flush()
+        parts.storage(app).sink.flush()
         with create_engine(url).connect() as conn:
             keys.append(conn.execute(text("SELECT caller_key FROM calls")).scalar_one())
     assert keys[0] != keys[1]

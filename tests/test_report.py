@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from ivr import create_app, db
+from ivr import create_app, db, parts
 from ivr import report as stats
 from ivr.cli import main
 from ivr.flow import load_flow
@@ -103,7 +103,7 @@ CALLS = (answered_from_detox, rehab_then_voicemail, spanish_aftercare, after_hou
 def line(settings, database_url):
     """The line on each store the report reads (SQLite and PostgreSQL), with no calls yet."""
     app = create_app({**settings, "DATABASE_URL": database_url})
-    with app.extensions["ivr.db"].engine.begin() as conn:  # the PostgreSQL database lasts the session
+    with parts.storage(app).engine.begin() as conn:  # the PostgreSQL database lasts the session
         for table in (db.events, db.calls, db.screens, db.callbacks):
             conn.execute(table.delete())
     return app
@@ -120,7 +120,7 @@ def drive(line) -> tuple[dict, list]:
         fact.update(call=call, elapsed=time.time() - before)
         phones[scenario.__name__] = call
         facts.append(fact)
-    assert line.extensions["ivr.db"].sink.wait()
+    assert parts.storage(line).sink.wait()
     return phones, facts
 
 
@@ -149,7 +149,7 @@ def test_report_counts_exactly_the_calls_made(line, runner, tmp_path):
     phones, facts = drive(line)
     day_after = datetime.now(DESK).date()
     want = expected(facts)
-    engine = line.extensions["ivr.db"].engine
+    engine = parts.storage(line).engine
     got = stats.gather(engine, FLOW, None, DESK)
 
     assert got.calls == want["calls"] == 7
@@ -172,7 +172,7 @@ def test_report_counts_exactly_the_calls_made(line, runner, tmp_path):
 
 def test_days_and_since(line):
     phones, facts = drive(line)
-    engine = line.extensions["ivr.db"].engine
+    engine = parts.storage(line).engine
     moved = [phones[name].call_sid for name in ("spanish_aftercare", "choosing_repeat_wrong_key")]
     with engine.begin() as conn:  # two of the calls were made three days ago
         for table, key, column in ((db.calls, db.calls.c.call_sid, "started_at"), (db.events, db.events.c.id, "at")):

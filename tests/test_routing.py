@@ -4,7 +4,7 @@ import itertools
 import pytest
 from sqlalchemy import select
 
-from ivr import create_app, db
+from ivr import create_app, db, parts
 from ivr.phone import Phone, client_post
 from tests.conftest import CHRISTMAS, SUNDAY_3AM, WEEKDAY_MORNING
 
@@ -181,7 +181,7 @@ def test_after_hours_greeting_says_closed_when_it_opens_and_that_0_still_works(a
 @pytest.mark.parametrize("menu", PATHS)
 def test_every_explanation_is_heard_after_hours(app, phone, when, menu):
     app.config["IVR_NOW"] = when
-    flow = app.extensions["ivr.store"].flow
+    flow = parts.flow(app)
     call = phone()
     call.dial_in()
     for key in PATHS[menu]:
@@ -225,8 +225,8 @@ def line(database_url, settings):
     """The line on each store (SQLite, PostgreSQL): a phone factory and the store's engine."""
     app = create_app({**settings, "DATABASE_URL": database_url})
     client, engine = app.test_client(), db.connect(database_url)
-    yield (lambda **kw: Phone(client_post(client), **kw)), (engine, app.extensions["ivr.db"])
-    app.extensions["ivr.db"].close()
+    yield (lambda **kw: Phone(client_post(client), **kw)), (engine, parts.storage(app))
+    parts.storage(app).close()
     engine.dispose()
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 
 from prometheus_client import REGISTRY
 
-from ivr import create_app, db
+from ivr import create_app, db, parts
 from ivr.db import SAY_EVERY
 from ivr.phone import Phone, client_post
 from tests.conftest import free_port
@@ -99,7 +99,7 @@ def unreachable_line(settings):
     """The line with DATABASE_URL at a PostgreSQL port where nothing listens."""
     app = create_app({**settings, "DATABASE_URL":
                       f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/ivr"})
-    app.extensions["ivr.db"].RETRY_AFTER = 3600  # the whole test is one back-off period
+    parts.storage(app).RETRY_AFTER = 3600  # the whole test is one back-off period
     return app
 
 
@@ -117,7 +117,7 @@ def test_a_call_flows_with_the_database_down_and_the_failure_is_counted_and_said
     caplog.set_level(logging.INFO)
     before = {what: counted(what) for what in ("events", "callback")}
     app = unreachable_line(settings)
-    storage = app.extensions["ivr.db"]
+    storage = parts.storage(app)
     said = store_lines(caplog)
     assert len(said) == 1 and said[0].startswith("the store is unreachable at start-up")
     failed_at = storage._failed_at  # the start-up look found it down: calls skip it from then on
@@ -190,7 +190,7 @@ def test_a_database_that_goes_away_mid_shift_is_skipped_then_used_again(postgres
     relay = Relay((target.host, target.port or 5432))
     url = target.set(port=relay.port).render_as_string(hide_password=False)
     app = create_app({**settings, "DATABASE_URL": url})
-    storage = app.extensions["ivr.db"]
+    storage = parts.storage(app)
     try:
         whole_call(app)
         assert not store_failures(caplog)
@@ -219,7 +219,7 @@ def test_a_database_that_goes_away_mid_shift_is_skipped_then_used_again(postgres
 def test_a_failed_statement_never_logs_the_callers_number(settings, caplog, tmp_path):
     caplog.set_level(logging.INFO)
     app = create_app({**settings, "DATABASE_URL": f"sqlite:///{tmp_path / 'broken.db'}"})
-    engine = app.extensions["ivr.db"].engine
+    engine = parts.storage(app).engine
     with engine.begin() as conn:  # a store that finds requests but cannot take a new one
         conn.execute(text("DROP TABLE callbacks"))
         conn.execute(text("CREATE TABLE callbacks (id INTEGER PRIMARY KEY, created_at TIMESTAMP, "

@@ -7,7 +7,7 @@ import sys
 import pytest
 from sqlalchemy import text
 
-from ivr import create_app, db
+from ivr import create_app, db, parts
 from ivr.db import StoreError, store_url
 from tests.conftest import ROOT, free_port
 
@@ -39,7 +39,7 @@ def test_postgres_scheme_reaches_postgresql_through_psycopg_3(postgres_url, sett
     # postgres:// is what many hosts hand out; the line takes it as psycopg 3 and stores calls in it.
     url = postgres_url.replace("postgresql+psycopg://", "postgres://")
     app = create_app({**settings, "DATABASE_URL": url})
-    storage = app.extensions["ivr.db"]
+    storage = parts.storage(app)
     assert storage.engine.dialect.driver == "psycopg"
     assert app.test_client().get("/healthz").get_json()["store"]["state"] == "up"
     db.scratch_write(storage.engine)  # written and deleted again: nothing left behind
@@ -50,7 +50,7 @@ def test_postgres_scheme_reaches_postgresql_through_psycopg_3(postgres_url, sett
 
 def test_an_unreachable_host_starts_the_line_and_says_so(settings, caplog):
     app = create_app({**settings, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/ivr"})
-    assert app.extensions["ivr.db"].problem and "Connection refused" in app.extensions["ivr.db"].problem
+    assert parts.storage(app).problem and "Connection refused" in parts.storage(app).problem
     assert any("unreachable at start-up" in r.getMessage() for r in caplog.records)
 
 

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ivr import accounts, audit, create_app, db
+from ivr import accounts, audit, create_app, db, parts
 from tests.attack import CALLER, number_forms_in, signature
 from tests.conftest import PUBLIC_URL, TOKEN
 from tests.staffing import PASSWORD
@@ -27,17 +27,17 @@ def line(settings, standin):
     """The line as Twilio reaches it: signed webhooks at the public URL, the REST client at the stand-in."""
     app = create_app({**settings, **api_settings(standin), "IVR_PUBLIC_URL": PUBLIC_URL})
     yield app
-    app.extensions["ivr.db"].close()
+    parts.storage(app).close()
 
 
 @pytest.fixture
 def waiting(line):
     """A Spanish caller's message, 33 seconds long, waiting for a call back."""
-    return add_callback(line.extensions["ivr.db"].engine, LEFT_AT, caller=CALLER, lang="es", recording_seconds=33)
+    return add_callback(parts.storage(line).engine, LEFT_AT, caller=CALLER, lang="es", recording_seconds=33)
 
 
 def status_of(app, callback_id: int) -> str:
-    return db.get_callback(app.extensions["ivr.db"].engine, callback_id)["status"]
+    return db.get_callback(parts.storage(app).engine, callback_id)["status"]
 
 
 def page_form(client, callback_id: int) -> dict:
@@ -117,7 +117,7 @@ def test_call_back_now_rings_staff_from_the_helpline_then_dials_the_caller(line,
 
 
 def test_an_empty_phone_field_rings_the_staff_member_s_own_phone(line, standin, waiting):
-    engine = line.extensions["ivr.db"].engine
+    engine = parts.storage(line).engine
     accounts.add(engine, "maria", PASSWORD, "+15552220101")
     accounts.add(engine, "sam", PASSWORD)
     maria = line.test_client()
@@ -196,7 +196,7 @@ def test_the_staff_phone_must_be_a_number(line, standin, waiting):
 
 
 def test_a_withheld_number_cannot_be_called_back(line, standin):
-    withheld = add_callback(line.extensions["ivr.db"].engine, LEFT_AT, caller="anonymous")
+    withheld = add_callback(parts.storage(line).engine, LEFT_AT, caller="anonymous")
     html = line.test_client().get("/staff/callbacks").get_data(as_text=True)
     assert f"Call back #{withheld} now" in html  # the page offers it; the line says why not
     answer = call_back_now(line.test_client(), withheld)
@@ -226,11 +226,11 @@ def test_twilio_s_requests_need_the_keyed_token_and_the_signature(line, standin,
 
 def test_without_a_public_url_or_credentials_call_back_is_off(settings, standin):
     no_url = create_app({**settings, **api_settings(standin)})
-    waiting = add_callback(no_url.extensions["ivr.db"].engine, LEFT_AT)
+    waiting = add_callback(parts.storage(no_url).engine, LEFT_AT)
     answer = call_back_now(no_url.test_client(), waiting)
     assert answer.status_code == 503 and "set IVR_PUBLIC_URL" in answer.get_data(as_text=True)
     off = create_app({**settings, "IVR_PUBLIC_URL": PUBLIC_URL})
-    waiting = add_callback(off.extensions["ivr.db"].engine, LEFT_AT)
+    waiting = add_callback(parts.storage(off).engine, LEFT_AT)
     html = off.test_client().get("/staff/callbacks").get_data(as_text=True)
     assert f"Call back #{waiting} now" not in html and "calling back from here are off" in html
     assert 'href="tel:' in html  # without Twilio, the number is a link for a helpline phone

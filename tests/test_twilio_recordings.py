@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ivr import audit, create_app, db
+from ivr import audit, create_app, db, parts
 from ivr.cli import main
 from ivr.phone import Phone, client_post
 from tests.conftest import PUBLIC_URL, ROOT, TOKEN
@@ -22,7 +22,7 @@ def line(settings, standin):
     """The line in process, its REST client pointed at the stand-in."""
     app = create_app({**settings, **api_settings(standin)})
     yield app
-    app.extensions["ivr.db"].close()
+    parts.storage(app).close()
 
 
 def message(app, standin, seconds: float = 2.0) -> tuple[int, str]:
@@ -36,7 +36,7 @@ def message(app, standin, seconds: float = 2.0) -> tuple[int, str]:
     call.stay_silent()
     call.leave_message(int(seconds))
     sid = with_audio(standin, call, seconds)
-    (row,) = [r for r in db.list_callbacks(app.extensions["ivr.db"].engine) if sid in r["recording_url"]]
+    (row,) = [r for r in db.list_callbacks(parts.storage(app).engine) if sid in r["recording_url"]]
     return row["id"], sid
 
 
@@ -54,7 +54,7 @@ def test_staff_hear_a_message_through_the_line_with_the_account_s_credentials(li
     assert heard.headers["Content-Type"].startswith("audio/") and heard.headers["Accept-Ranges"] == "bytes"
     assert heard.headers["Cache-Control"] == "no-store" and "Authorization" not in str(heard.headers)
     assert standin.operations() == ["FetchRecording.media"] and standin.problems == []
-    (entry,) = [e for e in audit.entries(line.extensions["ivr.db"].engine) if e["action"] == "listen"]
+    (entry,) = [e for e in audit.entries(parts.storage(line).engine) if e["action"] == "listen"]
     assert entry["what"] == f"callback {callback_id}"  # the audit trail names the callback, not the caller
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert sid not in logged and CALLER not in logged
@@ -107,9 +107,9 @@ def test_a_twilio_that_cannot_be_reached_is_said_plainly(settings, standin):
 
 
 def test_only_recordings_of_our_own_account_are_fetched(line, standin):
-    other = add_callback(line.extensions["ivr.db"].engine, datetime.now(UTC), recording_url=(
+    other = add_callback(parts.storage(line).engine, datetime.now(UTC), recording_url=(
         f"https://api.twilio.com/2010-04-01/Accounts/{OTHER_ACCOUNT}/Recordings/RE{'3c' * 16}"))
-    elsewhere = add_callback(line.extensions["ivr.db"].engine, datetime.now(UTC),
+    elsewhere = add_callback(parts.storage(line).engine, datetime.now(UTC),
                              recording_url="https://media.example.com/2010-04-01/Recordings/RE1")
     for callback_id, words in ((other, "belongs to another Twilio account"), (elsewhere, "not a Twilio recording URL")):
         answer = line.test_client().get(f"/staff/callbacks/{callback_id}/recording")
@@ -129,7 +129,7 @@ def test_wrong_credentials_are_named_not_shown(settings, standin):
 def test_without_credentials_the_line_answers_and_says_listening_is_off(settings):
     app = create_app(settings)
     leave_message(app)  # the line still takes the call and its message
-    (row,) = db.list_callbacks(app.extensions["ivr.db"].engine)
+    (row,) = db.list_callbacks(parts.storage(app).engine)
     answer = app.test_client().get(f"/staff/callbacks/{row['id']}/recording")
     assert answer.status_code == 503 and "Listening through the line is off" in answer.get_data(as_text=True)
     assert "TWILIO_ACCOUNT_SID" in answer.get_data(as_text=True)
@@ -139,7 +139,7 @@ def test_in_production_the_recording_needs_the_staff_password(settings, standin)
     app = create_app({**settings, **api_settings(standin), "IVR_ENV": "production",
                       "IVR_PUBLIC_URL": PUBLIC_URL, "IVR_STAFF_PASSWORD": "staff-pass-1",
                       "TWILIO_API_URL": standin.url.replace("http://", "https://")})
-    callback_id = add_callback(app.extensions["ivr.db"].engine, datetime.now(UTC), recording_url=(
+    callback_id = add_callback(parts.storage(app).engine, datetime.now(UTC), recording_url=(
         f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Recordings/RE{'4d' * 16}"))
     refused = app.test_client().get(f"/staff/callbacks/{callback_id}/recording")
     assert refused.status_code == 401 and standin.seen == []
