@@ -34,8 +34,9 @@ def create_app(config: dict | None = None) -> Flask:
     try:
         store = FlowStore(settings["IVR_CALL_FLOWS"])
     except FlowError as exc:
-        # Refuse to start on a broken flow, saying where and what, for the operator: once,
-        # and without a traceback (gunicorn and the `ivr` commands print a LineError's words).
+        # Refuse to start on a broken flow, saying where and what, for the operator: once, and
+        # without a traceback (a FlowError is a LineError, whose words gunicorn and the `ivr`
+        # commands print); said as the line's start refused, with what to do next.
         raise LineError(f"The line will not start: {settings['IVR_CALL_FLOWS']} has problems:\n{exc}\n"
                         "Fix them (run `ivr check` to see them again) and start it again.") from exc
     if settings["IVR_NOW"]:  # a time without an offset is the desk's, as `ivr call --at` reads it

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ivr import db
+from ivr.config import LineError
 
 accounts = Table(
     "staff_accounts", db.metadata,
@@ -33,7 +34,7 @@ BOOTSTRAP_NAME = "staff"  # the account IVR_STAFF_PASSWORD becomes (the migratio
 _DUMMY = generate_password_hash(secrets.token_hex(16))
 
 
-class AccountError(ValueError):
+class AccountError(LineError):
     """An account change that cannot be made; the message says why and what to do."""
 
 

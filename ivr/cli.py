@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import sys
-from functools import wraps
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
@@ -13,33 +12,47 @@ from ivr.doctor import counted
 from ivr.problem import FlowError
 
 
-def staff_errors(func):
-    """Turn domain errors into a clear message and exit code 1, never a traceback."""
-    @wraps(func)
-    def run(*args, **kwargs):
+class StaffError(click.ClickException):
+    """A command that cannot go on, as click shows it: "ivr: <message>" on stderr, exit code 1.
+
+    A flow's problems are said one a line, where and what, as `ivr check` says them, once.
+    """
+
+    def __init__(self, message: str, problems: list | None = None):
+        super().__init__(message)
+        self.problems = problems or []
+
+    @classmethod
+    def of(cls, exc: LineError) -> StaffError:
+        """The line's own error (a FlowError, or one caused by it, brings its problems)."""
+        flow = exc if isinstance(exc, FlowError) else exc.__cause__
+        return cls(str(exc), flow.problems if isinstance(flow, FlowError) else None)
+
+    def show(self, file=None) -> None:
+        """Say it on stderr."""
+        for line in [str(p) for p in self.problems] or [f"ivr: {self.message}"]:
+            click.echo(line, err=True)
+
+
+class Commands(click.Group):
+    """The `ivr` group: what staff can fix ends a command as a StaffError, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        """Run the command; turn the line's errors, the database's and the files' into StaffError."""
         try:
-            return func(*args, **kwargs)
+            return super().invoke(ctx)
         except BrokenPipeError:
             # The reader went away (`ivr call | head`): stop quietly, as a pipe expects.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(0)
-        except (FlowError, LineError) as exc:
-            flow = exc if isinstance(exc, FlowError) else exc.__cause__
-            if isinstance(flow, FlowError):  # said once, where and what, as `ivr check` says it
-                for problem in flow.problems:
-                    click.echo(str(problem), err=True)
-            else:
-                click.echo(f"ivr: {exc}", err=True)
-            sys.exit(1)
-        except (ValueError, OSError) as exc:  # AccountError is a ValueError
-            click.echo(f"ivr: {exc}", err=True)
-            sys.exit(1)
+        except LineError as exc:
+            raise StaffError.of(exc) from exc
         except SQLAlchemyError as exc:
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            click.echo(f"ivr: the database could not be used ({reason}). Check that it is running "
-                       "and that DATABASE_URL points at it.", err=True)
-            sys.exit(1)
-    return run
+            raise StaffError(f"the database could not be used ({reason}). Check that it is running "
+                             "and that DATABASE_URL points at it.") from exc
+        except OSError as exc:  # a file or folder a command could not use: the system's words name it
+            raise StaffError(str(exc)) from exc
 
 
 def flow_file(given: str | None) -> str:
@@ -52,14 +65,13 @@ def database_url() -> str:
     return os.environ.get("DATABASE_URL") or DEFAULTS["DATABASE_URL"]
 
 
-@click.group()
+@click.group(cls=Commands)
 def main():
     """Tools for the Recovery Helpline's phone line."""
 
 
 @main.command()
 @click.argument("file", required=False)
-@staff_errors
 def check(file):
     """Check a call-flow file: every problem as FILE:LINE: message; exit 1 on errors."""
     from ivr.flow import check_flow
@@ -83,7 +95,6 @@ def check(file):
 @click.argument("file", required=False)
 @click.option("--readme", type=click.Path(exists=True, dir_okay=False),
               help="Write the diagram into this README, between its flow-diagram markers.")
-@staff_errors
 def graph(file, readme):
     """Print the call flow as a Mermaid flowchart (GitHub renders it)."""
     from pathlib import Path
@@ -105,13 +116,12 @@ def graph(file, readme):
 @click.option("--lang", metavar="CODE", help="Start the call in this language of the flow, like es.")
 @click.option("--keys", metavar="1,*,0", help="Play a scripted call and exit: keys, words, silence, "
               "and at a ring answer/decline/voicemail/noanswer/busy, at a recording message/silence.")
-@staff_errors
 def call_command(file, at, lang, keys):
     """A phone in the terminal: hear the line, press keys or say words, through the real routes."""
     from ivr import terminal
     if file and not os.path.exists(file) and all(ch in "0123456789*#," for ch in file):
         # `--keys 1 0`: the shell gave the 0 to FILE.
-        raise ValueError(f"'{file}' is not a call-flow file; to press several keys, join them with commas "
+        raise LineError(f"'{file}' is not a call-flow file; to press several keys, join them with commas "
                          f"and no spaces, like --keys 1,0")
     path = flow_file(file)
     settings = {"IVR_CALL_FLOWS": path}  # IVR_NOW as set, unless --at says when
@@ -123,7 +133,7 @@ def call_command(file, at, lang, keys):
         from ivr import parts
         flow = parts.flow(app)
         if lang and lang not in flow.languages:
-            raise ValueError(f"--lang {lang} is not a language of {path}; it speaks {', '.join(flow.languages)}")
+            raise LineError(f"--lang {lang} is not a language of {path}; it speaks {', '.join(flow.languages)}")
         played = terminal.run(app, lang, keys)
     if played.left_message and not os.environ.get("DATABASE_URL"):
         click.echo("(a practice call: the message was not kept; with DATABASE_URL set it is stored "
@@ -142,7 +152,6 @@ def _call_time(path: str, at: str) -> str:
 @click.option("--status", type=click.Choice(["new", "called_back", "closed", "all"]), default="all",
               help="Show only requests with this status.")
 @click.pass_context
-@staff_errors
 def callbacks(ctx, status):
     """List voicemail and callback requests, newest first, in the desk's local time."""
     if ctx.invoked_subcommand:
@@ -169,13 +178,12 @@ def callbacks(ctx, status):
 @click.argument("callback_id", type=int)
 @click.option("--status", type=click.Choice(["called_back", "closed", "new"]), default="called_back",
               help="The new status (default: called_back).")
-@staff_errors
 def callbacks_done(callback_id, status):
     """Mark a callback request as called back (or closed, or new again)."""
     from ivr import db
     engine = _engine()
     if not db.set_callback_status(engine, callback_id, status):
-        raise ValueError(f"there is no callback request #{callback_id}; `ivr callbacks` lists them")
+        raise LineError(f"there is no callback request #{callback_id}; `ivr callbacks` lists them")
     _audit(engine, "status", f"callback {callback_id} marked {status}")
     click.echo(f"Callback #{callback_id} is now {status}.")
 
@@ -184,7 +192,6 @@ def callbacks_done(callback_id, status):
 @click.option("--older-than", "days", type=click.IntRange(min=0), required=True,
               help="Delete records older than this many days (0: everything up to now).")
 @click.option("--dry-run", is_flag=True, help="List what would go, and delete nothing.")
-@staff_errors
 def purge(days, dry_run):
     """Delete old recordings at Twilio, then the callback requests and call records past retention.
 
@@ -234,7 +241,6 @@ def _purge_plan(done, days: int) -> None:
               help="Only calls that started on or after this day (YYYY-MM-DD, the desk's time zone).")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, writable=True),
               help="Also write the report as a page of charts to this file.")
-@staff_errors
 def report(since, html_file):
     """Call statistics: calls per day, topics, counselors asked for, transfers, hang-ups."""
     from ivr import db
@@ -262,33 +268,29 @@ def _number_and_settings():
     from ivr.twilio_api import from_environment
     public = os.environ.get("IVR_PUBLIC_URL")
     if not public:
-        raise ValueError("IVR_PUBLIC_URL is not set: set it to the address Twilio reaches this line "
+        raise LineError("IVR_PUBLIC_URL is not set: set it to the address Twilio reaches this line "
                          "at, like https://ivr.example.org")
     return twilio_number.find(from_environment(check_flow(flow_file(None))[0])), twilio_number.wanted(public)
 
 
 @twilio.command()
 @click.option("--yes", is_flag=True, help="Make the change without asking.")
-@staff_errors
 def setup(yes):
     """Point the line's number at this server: /voice, /fallback and /status, all POST."""
     from ivr import twilio_number
-    try:
-        number, settings = _number_and_settings()
-        changes = twilio_number.changes(number, settings)
-        if changes:
-            click.echo(f"{number.phone_number} ({number.sid}) will change:")
-            for change in changes:
-                click.echo(f"  {change.label}: {change.now or '(not set)'} -> {change.wanted}")
-            if not yes and not click.confirm("Make this change at Twilio?", default=False):
-                click.echo("Nothing was changed.")
-                sys.exit(1)
-            number = twilio_number.apply(number, settings)
-            click.echo(f"Done: calls to {number.phone_number} now come to {settings['voice_url']}.")
-        else:
-            click.echo(f"{number.phone_number} already points at {settings['voice_url']}; nothing to change.")
-    except twilio_number.TwilioFailed as exc:
-        raise ValueError(str(exc)) from None
+    number, settings = _number_and_settings()  # TwilioFailed, a LineError, says what failed
+    changes = twilio_number.changes(number, settings)
+    if changes:
+        click.echo(f"{number.phone_number} ({number.sid}) will change:")
+        for change in changes:
+            click.echo(f"  {change.label}: {change.now or '(not set)'} -> {change.wanted}")
+        if not yes and not click.confirm("Make this change at Twilio?", default=False):
+            click.echo("Nothing was changed.")
+            sys.exit(1)
+        number = twilio_number.apply(number, settings)
+        click.echo(f"Done: calls to {number.phone_number} now come to {settings['voice_url']}.")
+    else:
+        click.echo(f"{number.phone_number} already points at {settings['voice_url']}; nothing to change.")
     left = twilio_number.problems(number, settings)
     for problem in left:
         click.echo(f"{number.phone_number}: {problem}", err=True)
@@ -297,14 +299,10 @@ def setup(yes):
 
 
 @twilio.command("doctor")
-@staff_errors
 def twilio_doctor():
     """Compare the number's live configuration at Twilio with what the line expects."""
     from ivr import twilio_number
-    try:
-        number, settings = _number_and_settings()
-    except twilio_number.TwilioFailed as exc:
-        raise ValueError(str(exc)) from None
+    number, settings = _number_and_settings()
     found = twilio_number.problems(number, settings)
     for problem in found:
         click.echo(f"{number.phone_number}: {problem}")
@@ -316,7 +314,6 @@ def twilio_doctor():
 
 
 @main.command()
-@staff_errors
 def doctor():
     """Check this deployment: flow, store, settings, clock, workers, Twilio; exit 1 on a problem."""
     from ivr.doctor import examine
@@ -344,7 +341,7 @@ def _password(name: str, stdin: bool) -> str:
     if stdin or not sys.stdin.isatty():
         line = sys.stdin.readline()
         if not line:
-            raise ValueError("no password on standard input; pipe one in (echo ... | ivr staff add NAME) "
+            raise LineError("no password on standard input; pipe one in (echo ... | ivr staff add NAME) "
                              "or run the command in a terminal to be asked")
         return line.rstrip("\r\n")
     return click.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
@@ -373,7 +370,6 @@ def staff():
               "(like +15551234567).")
 @click.option("--password-stdin", "stdin", is_flag=True, help="Read the password from standard input "
               "even on a terminal (it is never an argument).")
-@staff_errors
 def staff_add(name, phone, stdin):
     """Create an account; the password is asked for (or read from standard input)."""
     from ivr import accounts
@@ -386,7 +382,6 @@ def staff_add(name, phone, stdin):
 
 
 @staff.command("list")
-@staff_errors
 def staff_list():
     """List the accounts (never their passwords)."""
     from ivr import accounts
@@ -402,7 +397,6 @@ def staff_list():
 
 @staff.command("remove")
 @click.argument("name")
-@staff_errors
 def staff_remove(name):
     """Delete an account; its sessions end at once."""
     from ivr import accounts
@@ -415,7 +409,6 @@ def staff_remove(name):
 @staff.command("password")
 @click.argument("name")
 @click.option("--password-stdin", "stdin", is_flag=True, help="Read the new password from standard input.")
-@staff_errors
 def staff_password(name, stdin):
     """Change an account's password; its sessions end at once."""
     from ivr import accounts
@@ -431,7 +424,6 @@ def staff_password(name, stdin):
 @staff.command("phone")
 @click.argument("name")
 @click.argument("phone", required=False, metavar="[E164]")
-@staff_errors
 def staff_phone(name, phone):
     """Set (or, with none, clear) the phone "call back now" rings for a staff member."""
     from ivr import accounts
@@ -446,7 +438,6 @@ def staff_phone(name, phone):
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M"]),
               help="Only entries from this day (YYYY-MM-DD, UTC) on.")
 @click.option("--user", metavar="NAME", help="Only what this staff member did.")
-@staff_errors
 def audit_command(since, user):
     """Who viewed, listened to or changed what, when and from where (UTC), oldest first."""
     from datetime import timezone

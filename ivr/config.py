@@ -28,10 +28,12 @@ BASE_URL = re.compile(r"https?://[^/?#\s]+(/[^?#\s]*)?")
 
 
 class LineError(RuntimeError):
-    """Why the line will not start or a staff command cannot go on, said for staff in a few lines.
+    """The base of the line's own errors: why it will not start, or why a staff command, the
+    browser phone or Twilio's API cannot go on, said for staff in a few lines.
 
     A RuntimeError so that gunicorn, which builds the app in its master, prints just
-    "Error: <message>" and exits 1 instead of a traceback; the `ivr` commands print it the same way.
+    "Error: <message>" and exits 1 instead of a traceback; the `ivr` commands say it as
+    "ivr: <message>" (ivr.cli.StaffError), through click's own error handling.
     """
 
 

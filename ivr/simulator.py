@@ -19,7 +19,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.pool import StaticPool
 
 from ivr import call, db, parts
-from ivr.config import SettingsError, fixed_now
+from ivr.config import LineError, SettingsError, fixed_now
 from ivr.flow import KEYS, Flow
 from ivr.graph import mermaid, node_id
 from ivr.hours import is_open
@@ -41,7 +41,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
-class SimulatorError(Exception):
+class SimulatorError(LineError):
     """A request the browser phone cannot act on; the message says what to do."""
 
     def __init__(self, message: str, status: int = 400):

@@ -28,6 +28,7 @@ import phonenumbers
 
 from ivr import parts
 from ivr.call import CRISIS_GROUP
+from ivr.config import LineError
 from ivr.flow import KEYS
 from ivr.phone import Heard, Phone, client_post
 
@@ -41,7 +42,7 @@ ASK = {
 }
 
 
-class ScriptError(ValueError):
+class ScriptError(LineError):
     """A scripted token that does not fit what the call is waiting for."""
 
 

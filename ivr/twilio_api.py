@@ -17,6 +17,8 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from ivr.config import LineError
+
 TWILIO = "https://api.twilio.com"
 ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -28,7 +30,7 @@ _quiet = logging.getLogger("ivr.twilio_http")
 _quiet.setLevel(logging.WARNING)
 
 
-class TwilioFailed(RuntimeError):
+class TwilioFailed(LineError):
     """Twilio's API refused or did not answer; the message says what happened, for staff."""
 
     def __init__(self, message: str, status: int | None = None):

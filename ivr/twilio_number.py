@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ivr.config import LineError
 from ivr.twilio_api import Account, TwilioFailed, failures
 
 # What each of the number's voice settings is called in Twilio's console.
@@ -45,15 +46,15 @@ def wanted(public_url: str) -> dict:
 def find(account: Account):
     """The line's number in the account, as Twilio has it configured."""
     if account.off:
-        raise ValueError(account.off)
+        raise LineError(account.off)
     if not account.number:
-        raise ValueError("the line has no number of its own: set line.number in call_flows.yaml "
+        raise LineError("the line has no number of its own: set line.number in call_flows.yaml "
                          "(or IVR_LINE_NUMBER), like +18564437701")
     with failures(f"list the account's number {account.number}"):
         found = account.client.incoming_phone_numbers.list(phone_number=account.number, limit=2)
     found = [number for number in found if number.phone_number == account.number]
     if not found:
-        raise ValueError(f"{account.number} is not a number of Twilio account {account.sid}; check "
+        raise LineError(f"{account.number} is not a number of Twilio account {account.sid}; check "
                          "line.number (or IVR_LINE_NUMBER) and TWILIO_ACCOUNT_SID")
     return found[0]
 
