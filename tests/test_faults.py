@@ -1,11 +1,13 @@
 """Bad input never breaks a call; a fault inside a webhook is an apology and a counselor, never a 500."""
+import json
 import logging
 
 import pytest
 
 from ivr import create_app, parts
+from ivr.phone import Phone, client_post
 from tests.attack import number_forms_in, twiml, twilio_form, webhook_paths
-from tests.conftest import settle
+from tests.conftest import SUNDAY_3AM, settle
 
 DESK_CHAIN = ["+15555550100", "+15555550101", "+15555550110"]  # desk, then backup
 APOLOGY = "something went wrong on our end"
@@ -121,6 +123,42 @@ def test_fallback_needs_neither_the_flow_file_nor_the_database(flow_dir, setting
     assert twiml(after.get_data(as_text=True)).find("Record") is not None  # a message, not a hang-up
     talked = client.post("/fallback?step=after", data=twilio_form(DialCallStatus="completed"))
     assert twiml(talked.get_data(as_text=True)).find("Hangup") is not None
+
+
+def test_a_failed_call_hears_the_apology_then_rings_the_desk_and_its_backup_at_once(phone):
+    call = phone()
+    call.dial_in()
+    call.press("1")
+    since = len(call.heard)
+    call.fall_back()  # the line's answer to the 1 failed: Twilio fetches /fallback
+    assert APOLOGY in call.said(since)
+    dial = call.last_dial
+    assert list(dial.numbers) == DESK_CHAIN
+    assert not dial.screened and dial.extra["timeout"] == "25" and dial.extra["action"] == "/fallback?step=after&l=en"
+    call.ring_ends("completed")
+    assert call.heard[-1].kind == "hangup"
+
+
+def test_a_failed_call_after_hours_rings_the_on_call_phone(settings):
+    after_hours = create_app({**settings, "IVR_NOW": SUNDAY_3AM})
+    call = Phone(client_post(after_hours.test_client()))
+    call.dial_in()
+    call.fall_back()
+    assert call.last_dial.numbers == ("+15555550120",)
+
+
+def test_the_fallback_rings_each_phone_of_the_chain_once_and_at_most_ten(flow_dir, settings):
+    flow_file = flow_dir / "call_flows.yaml"
+    desk = [f"+155555501{n:02}" for n in range(8)]
+    backup = ["+15555550100"] + [f"+155555502{n:02}" for n in range(4)]  # shares one with the desk
+    flow_file.write_text(flow_file.read_text()
+                         .replace('ring: ["+15555550100", "+15555550101"]', f"ring: {json.dumps(desk)}", 1)
+                         .replace('ring: ["+15555550110"]', f"ring: {json.dumps(backup)}", 1))
+    app = create_app({**settings, "IVR_CALL_FLOWS": str(flow_file)})
+    call = Phone(client_post(app.test_client()))
+    call.dial_in()
+    call.fall_back()
+    assert call.last_dial.numbers == tuple(desk + backup[1:3])
 
 
 # -- bad input: treated like a wrong key --------------------------------------------------------
