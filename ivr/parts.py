@@ -2,11 +2,11 @@
 
 Views, the command line and the tests ask here for the live flow, the flow a request is
 served with, its caches, the database and the Twilio account; nothing else reads
-`app.extensions`. With no `app` given, the current app (and, in a request, that request's).
+`app.extensions`. Given an `app`, that app's; without, the current request's (as `g` is).
 """
 from __future__ import annotations
 
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, current_app, g, request
 
 from ivr.edition import Edition
 
@@ -28,12 +28,12 @@ def live_flow(app: Flask | None = None):
 
 
 def flow(app: Flask | None = None):
-    """The flow to serve now; in a request, read once, so the whole request is served by one version."""
-    if app is None and has_request_context():
-        if "flow" not in g:
-            g.flow = live_flow().current()
-        return g.flow
-    return live_flow(app).current()
+    """The flow to serve now; without `app`, read once a request, so the whole request is served by one version."""
+    if app is not None:
+        return live_flow(app).current()
+    if "flow" not in g:
+        g.flow = live_flow().current()
+    return g.flow
 
 
 def last_good_flow(app: Flask | None = None):
@@ -42,29 +42,27 @@ def last_good_flow(app: Flask | None = None):
 
 
 def edition() -> Edition:
-    """This request's flow version with what is kept for it (rendered TwiML, the desk's hours by minute)."""
-    if "edition" not in g:
-        g.edition = _edition_of(current_app, flow())
-    return g.edition
+    """This request's flow version with what is kept for it (rendered TwiML, the desk's hours by minute).
 
-
-def _edition_of(app: Flask, served) -> Edition:
-    """The edition of a flow: the app's, or a new one when a new version went live (the old one's caches go)."""
-    held = app.extensions[EDITION]
+    The app keeps the live version's; when a new version goes live, the first request served
+    with it makes its Edition, and the old one's caches go with the old one.
+    """
+    served, parts = flow(), current_app.extensions
+    held = parts[EDITION]
     if held.flow is not served:
         held = Edition(served)
         # A request that began on an older version finishes uncached rather than evicting the new one.
-        if served is last_good_flow(app):
-            app.extensions[EDITION] = held
+        if served is getattr(parts[LIVE_FLOW], "flow", None):
+            parts[EDITION] = held
     return held
 
 
 def storage(app: Flask | None = None):
-    """The database facade (ivr.db.Storage), None before one is registered; in a practice call's
-    request, the browser phone's scratch store."""
-    if app is None and has_request_context():
-        return request.environ.get(STORAGE_OVERRIDE) or current_app.extensions.get(STORAGE)
-    return (app or current_app).extensions.get(STORAGE)
+    """The database facade (ivr.db.Storage), None before one is registered; without `app`, in a
+    practice call's request, the browser phone's scratch store."""
+    if app is not None:
+        return app.extensions.get(STORAGE)
+    return request.environ.get(STORAGE_OVERRIDE) or current_app.extensions.get(STORAGE)
 
 
 def twilio(app: Flask | None = None):
