@@ -47,13 +47,13 @@ def edition() -> Edition:
     The app keeps the live version's; when a new version goes live, the first request served
     with it makes its Edition, and the old one's caches go with the old one.
     """
-    served, parts = flow(), current_app.extensions
-    held = parts[EDITION]
+    served, registered = flow(), current_app.extensions
+    held = registered[EDITION]
     if held.flow is not served:
         held = Edition(served)
         # A request that began on an older version finishes uncached rather than evicting the new one.
-        if served is getattr(parts[LIVE_FLOW], "flow", None):
-            parts[EDITION] = held
+        if served is getattr(registered[LIVE_FLOW], "flow", None):
+            registered[EDITION] = held
     return held
 
 
@@ -69,8 +69,8 @@ def twilio(app: Flask | None = None):
     """The Twilio REST account (ivr.twilio_api.Account), made once, and again when the flow's number changes."""
     from ivr.twilio_api import account
     served = flow(app)
-    parts = (app or current_app).extensions
-    made = parts.get(TWILIO)
+    app = app or current_app
+    made = app.extensions.get(TWILIO)
     if made is None or made[0] != served.number:
-        made = parts[TWILIO] = (served.number, account((app or current_app).config, served))
+        made = app.extensions[TWILIO] = (served.number, account(app.config, served))
     return made[1]

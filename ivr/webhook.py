@@ -19,6 +19,7 @@ from flask import (Blueprint, Response, abort, current_app, g, jsonify, request,
 
 from ivr import call, db, legs, parts, twiml
 from ivr.config import fixed_now
+from ivr.edition import Edition
 from ivr.flow import Flow
 from ivr.outcome import Outcome
 from ivr.privacy import caller_key
@@ -90,13 +91,13 @@ def _answer(reply: call.Reply, kind: str) -> Response:
     if sid and request.endpoint not in ("voice.whisper", "voice.screened"):
         state = current_state()
         parts.storage().event(call_sid=sid, node=reply.node or state.node, input_kind=kind, lang=state.lang,
-                        outcome=reply.outcome[:64], after_hours=edition.after_hours(now()))
+                              outcome=reply.outcome[:64], after_hours=edition.after_hours(now()))
         if reply.outcome.is_transfer:
             parts.storage().note("transferred", sid)
     return Response(_render(reply, edition), mimetype="text/xml")
 
 
-def _render(reply: call.Reply, edition) -> str:
+def _render(reply: call.Reply, edition: Edition) -> str:
     """The reply's TwiML, rendered once per flow version and reply and kept."""
     parent = _parent_sid()
     if not parent:  # no CallSid to stand in for: render as it comes
