@@ -314,7 +314,7 @@ def voicemail(flow: Flow, state: CallState, now: datetime, busy: bool = False, l
         return _crisis_line(flow, state)
     busy_words = (_say(flow, state.lang, "counselors_busy"),) if busy else ()
     if state.saved:
-        return _after_message(flow, replace(state, node=SAVED_NODE, tries=0), "voicemail",
+        return _after_message(flow, replace(state, node=SAVED_NODE, tries=0), Outcome.VOICEMAIL,
                               lead=busy_words)
     vm = replace(state, node=VOICEMAIL_NODE, tries=1 if again else 0)
     notice = (_say(flow, state.lang, "safety_short"), _say(flow, state.lang, "voicemail_intro"))
