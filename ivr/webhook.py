@@ -32,8 +32,6 @@ log = logging.getLogger("ivr.calls")
 ROUTES = {"answer": "voice.answer", "silence": "voice.silence", "dialed": "voice.dialed",
           "whisper": "voice.whisper", "screened": "voice.screened", "recorded": "voice.recorded",
           "recording": "voice.recording", "audio": "voice.audio", "fallback": "voice.fallback"}
-CALL_STATUSES = ("queued", "ringing", "in-progress", "completed", "busy", "failed", "no-answer",
-                 "canceled")
 
 
 # -- helpers the views share ----------------------------------------------------------------
@@ -305,7 +303,7 @@ def status():
     if call_sid():
         key = caller_key(current_app.config["IVR_SECRET_KEY"], form.get("From"))
         status = form.get("CallStatus", "")
-        parts.storage().note("ended", call_sid(), status=status if status in CALL_STATUSES else "unknown",
+        parts.storage().note("ended", call_sid(), status=status if status in db.CALL_STATUSES else "unknown",
                        duration=call.clean_count(form.get("CallDuration"), 10**6), caller_key=key)
     return Response("<Response/>", mimetype="text/xml")
 
