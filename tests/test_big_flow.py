@@ -2,7 +2,7 @@
 import pytest
 
 from bench import bigflow
-from ivr import source
+from ivr.flow import source
 from ivr.flow import check_flow
 from tests.conftest import ROOT
 
