@@ -27,7 +27,8 @@ def chains(flow: Flow) -> list[Finding]:
                 if circle not in circles:
                     circles.add(circle)
                     found.append(Finding(("counselors", name, "then"), f"groups {' -> '.join(seen + [current])} "
-                                         "ring in a circle and never reach voicemail; end the chain with then: voicemail."))
+                                         "ring in a circle and never reach voicemail; end the chain with "
+                                         "then: voicemail."))
                 break
             seen.append(current)
             current = groups[current].then
