@@ -52,10 +52,10 @@ def test_a_generated_flow_of_hundreds_of_menus_checks_clean(tmp_path):
 
 
 def test_a_slow_flow_is_checked_in_a_process_of_its_own(flow_dir, monkeypatch):
-    from ivr import store as stores
+    from ivr import live as stores
     from tests.conftest import settle
     monkeypatch.setattr(stores, "SLOW_LOOK", 0.0)  # any flow counts as big
-    store = stores.FlowStore(flow_dir / "call_flows.yaml")
+    store = stores.LiveFlow(flow_dir / "call_flows.yaml")
     assert store._slow
     first = store.flow.version
 
