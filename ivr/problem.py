@@ -4,6 +4,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+from ivr.config import LineError
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -27,8 +29,8 @@ class Problem:
         return self.severity == "error"
 
 
-class FlowError(Exception):
-    """A call-flow file that cannot go live; carries every problem found."""
+class FlowError(LineError):
+    """A call-flow file that cannot go live; carries every problem found (one a line, as `ivr check` says them)."""
 
     def __init__(self, problems: list[Problem]):
         self.problems = list(problems)
