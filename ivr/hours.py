@@ -453,6 +453,9 @@ def _gap_end(both: list[datetime]) -> datetime:
 
 # ---------------------------------------------------------------- saying it
 
+# The day and month names are staff's, in prompts/<language>/day_names.txt and month_names.txt
+# (read and checked with the flow, ivr.flow.prompts). These are said only for a language whose
+# prompts/ has no such file (a folder from before those files): what the line always said.
 EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July",
              "August", "September", "October", "November", "December")
 ES_DAYS = ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo")
@@ -460,30 +463,36 @@ ES_MONTHS = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio",
              "agosto", "septiembre", "octubre", "noviembre", "diciembre")
 
 
-def describe_opening(when: datetime, now: datetime, lang: str = "en") -> str:
-    """A spoken phrase for when, e.g. "tomorrow at 9:30 AM" / "mañana a las 9 y 30 de la mañana"."""
+def describe_opening(when: datetime, now: datetime, lang: str = "en", day_names=None, month_names=None) -> str:
+    """A spoken phrase for when, e.g. "tomorrow at 9:30 AM" / "mañana a las 9 y 30 de la mañana".
+
+    day_names (Monday first) and month_names (January first) are the flow's, from prompts/;
+    None says the language's own built-in names.
+    """
     if when.tzinfo is not None and now.tzinfo is not None:
         now = now.astimezone(when.tzinfo)
     days = (when.date() - now.date()).days
     spanish = str(lang or "").lower().replace("_", "-").split("-")[0] == "es"
-    return _say_es(when, days) if spanish else _say_en(when, days)
+    if spanish:
+        return _say_es(when, days, day_names or ES_DAYS, month_names or ES_MONTHS)
+    return _say_en(when, days, day_names or DAY_NAMES, month_names or EN_MONTHS)
 
 
-def _say_en(when: datetime, days: int) -> str:
+def _say_en(when: datetime, days: int, day_names: tuple, month_names: tuple) -> str:
     """English: "today at 8 AM", "tomorrow at 9:30 AM", "on Monday at 8 AM"."""
-    day = {0: "today", 1: "tomorrow"}.get(days, f"on {DAY_NAMES[when.weekday()]}")
+    day = {0: "today", 1: "tomorrow"}.get(days, f"on {day_names[when.weekday()]}")
     if not 0 <= days < 7:
-        day += f", {EN_MONTHS[when.month - 1]} {when.day}"
+        day += f", {month_names[when.month - 1]} {when.day}"
     hour = when.hour % 12 or 12
     clock = f"{hour}" if when.minute == 0 else f"{hour}:{when.minute:02d}"
     return f"{day} at {clock} {'AM' if when.hour < 12 else 'PM'}"
 
 
-def _say_es(when: datetime, days: int) -> str:
+def _say_es(when: datetime, days: int, day_names: tuple, month_names: tuple) -> str:
     """Spanish: "hoy a las 8 de la mañana", "mañana a las 9 y 30 de la mañana", "el lunes a las 8 de la mañana"."""
-    day = {0: "hoy", 1: "mañana"}.get(days, f"el {ES_DAYS[when.weekday()]}")
+    day = {0: "hoy", 1: "mañana"}.get(days, f"el {day_names[when.weekday()]}")
     if not 0 <= days < 7:
-        day += f" {when.day} de {ES_MONTHS[when.month - 1]}"
+        day += f" {when.day} de {month_names[when.month - 1]}"
     hour = when.hour % 12 or 12
     clock = ("a la 1" if hour == 1 else f"a las {hour}") + (f" y {when.minute}" if when.minute else "")
     if when.hour == 0 or when.hour >= 20:

@@ -102,9 +102,9 @@ class Flow:
             text = text.replace("{callback_promise}", self.languages[code].callback_promise)
         return text
 
-    def names(self, lang: str, kind: str) -> tuple | None:
-        """The day or month names ("day_names", "month_names") staff wrote for a language, or None."""
-        return self.calendar.get((lang, kind))
+    def calendar_names(self, lang: str) -> tuple:
+        """(day names, month names) staff wrote in prompts/<lang>/, each None when not written there."""
+        return self.calendar.get((lang, "day_names")), self.calendar.get((lang, "month_names"))
 
     def language_name(self, code: str) -> str:
         """What counselors call a language: its `name`, else the first word that chooses it, else its code."""

@@ -135,15 +135,14 @@ def read_calendar(f: Fields, folder: Path, languages: dict) -> dict:
     """Read the day and month names each language has a file for: (language, kind) -> names."""
     found = {}
     for code in languages:
-        for kind, (count, first) in CALENDAR.items():
+        for kind, (count, which) in CALENDAR.items():
             if not (folder / "prompts" / code / f"{kind}.txt").is_file():
                 continue  # said in ivr.hours' own names: a prompts folder from before these files
             text = _text(f, folder / "prompts" / code, code, kind, None)
             names = tuple(name.strip() for name in text.split(",")) if text else ()
             if text and (len(names) != count or not all(names)):
                 f.error(None, f"prompts/{code}/{kind}.txt lists {len([n for n in names if n])} names; "
-                        f"write the {count} names from {first} on, in the language's own words, "
-                        "separated by commas.")
+                        f"write the {count} {which}, in the language's own words, separated by commas.")
             elif names:
                 found[(code, kind)] = names
     return found

@@ -36,9 +36,9 @@ PLACEHOLDERS = {"after_hours": ("{opens}",), "whisper": ("{line}", "{topic}")}
 # Placeholders a message should keep (a warning, not an error: the line still works without them).
 # Only for lines with more than one language: {language} names the caller's.
 WANTED = {"whisper": ("{language}",)}
-# Names the after-hours notice says, from prompts/<language>/<file>.txt when there is one
-# (else ivr.hours' own English or Spanish): how many each file lists, and the first of them.
-CALENDAR = {"day_names": (7, "Monday"), "month_names": (12, "January")}
+# Names the after-hours notice says ("on Monday, January 4"), from prompts/<language>/<file>.txt
+# when there is one (else ivr.hours' own English or Spanish): how many each file lists, and which.
+CALENDAR = {"day_names": (7, "day names, Monday first"), "month_names": (12, "month names, January first")}
 
 PROMPT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 SAY_LIMIT = 3000  # Twilio's limit for one <Say> with an Amazon Polly voice
