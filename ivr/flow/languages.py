@@ -43,10 +43,13 @@ def _language(f: Fields, code: str, spec: dict) -> Language:
     if trouble and not (bad_speech and trouble.startswith(f"voice '{voice}' speaks")):
         f.error(path + ("voice",), trouble + ".")
     key = spec.get("key")
-    if key is not None and key not in KEYS:
+    if key is not None and not isinstance(key, str):  # a list or a mapping: not a key (nor hashable)
+        f.error(path + ("key",), "key should be one phone key, like  key: \"8\"; use one of 0-9, * or #.")
+    elif key is not None and key not in KEYS:
         f.error(path + ("key",), f"'{key}' is not a phone key; use one of 0-9, * or #.")
     return Language(
-        code=code, voice=str(voice), speech=str(speech), key=key if key in KEYS else None,
+        code=code, voice=str(voice), speech=str(speech),
+        key=key if isinstance(key, str) and key in KEYS else None,
         words=f.words(path + ("words",), spec.get("words"), "words"),
         counselor_words=f.words(path + ("counselor_words",), spec.get("counselor_words"), "counselor_words"),
         repeat_words=f.words(path + ("repeat_words",), spec.get("repeat_words"), "repeat_words"),
