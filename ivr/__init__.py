@@ -20,7 +20,7 @@ def create_app(config: dict | None = None) -> Flask:
     """Build the app from the environment (and `config` overrides, for tests)."""
     from ivr.db import Storage
     from ivr.problem import FlowError
-    from ivr.store import FlowStore
+    from ivr.live import LiveFlow
 
     settings = load_settings(config)  # SettingsError says what to set
     _configure_logging()
@@ -32,7 +32,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     storage = Storage(settings["DATABASE_URL"])  # StoreError: a URL that could never work
     try:
-        store = FlowStore(settings["IVR_CALL_FLOWS"])
+        store = LiveFlow(settings["IVR_CALL_FLOWS"])
     except FlowError as exc:
         # Refuse to start on a broken flow, saying where and what, for the operator: once, and
         # without a traceback (a FlowError is a LineError, whose words gunicorn and the `ivr`

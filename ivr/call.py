@@ -458,7 +458,7 @@ def _hours_notice(flow: Flow, state: CallState, now: datetime) -> list:
     if not is_after_hours(flow, now):
         return []
     opens = next_opening(flow.hours, now)
-    when = describe_opening(opens, now, state.lang) if opens else ""
+    when = describe_opening(opens, now, state.lang, *flow.calendar_names(state.lang)) if opens else ""
     name = flow.messages["after_hours"]
     text = flow.text(state.lang, name).replace("{opens}", when)
     return [Speech(name, text, state.lang)]

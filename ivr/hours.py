@@ -1,6 +1,6 @@
 """The helpline's business hours: read the `hours` section, say whether the desk is open and when it opens next.
 
-Pure stdlib plus ivr.problem: no Flask, no Twilio.  All opening hours are wall-clock
+Pure stdlib plus ivr.fields and ivr.problem: no Flask, no Twilio.  All opening hours are wall-clock
 times in the desk's own time zone, so 08:00 means 08:00 local on both sides of a
 daylight-saving change.
 """
@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
+from ivr.fields import Fields
 from ivr.problem import Problem, did_you_mean
 
 __all__ = ["Window", "Hours", "parse_hours", "is_open", "next_opening", "describe_opening"]
@@ -79,7 +80,7 @@ def parse_hours(raw, line_at, implicit) -> tuple[Hours | None, list[Problem]]:
     """Read the raw `hours` section into Hours (None if anything is an error), with every problem found."""
     reader = _Reader(line_at, implicit)
     if not isinstance(raw, dict):
-        reader.error("should be a mapping with timezone, open, closed_on and special")
+        reader.error((), "should be a mapping with timezone, open, closed_on and special")
         return None, reader.problems
     reader.check_keys(raw)
     tz_name = reader.timezone(raw.get("timezone"))
@@ -94,49 +95,29 @@ def parse_hours(raw, line_at, implicit) -> tuple[Hours | None, list[Problem]]:
     return Hours(tz_name, weekly, frozenset(closed), windows), reader.problems
 
 
-class _Reader:
-    """Walks the raw hours section, collecting problems with their source lines."""
+class _Reader(Fields):
+    """Walks the raw hours section, collecting problems with their source lines (ivr.fields)."""
 
     def __init__(self, line_at, implicit):
-        self.line_at, self.implicit = line_at, implicit
-        self.problems: list[Problem] = []
-
-    def line(self, *path) -> int | None:
-        """Source line of a key path, or of its nearest parent that has one."""
-        for end in range(len(path), -1, -1):
-            try:
-                found = self.line_at(tuple(path[:end]))
-            except LookupError:
-                found = None
-            if found is not None:
-                return found
-        return None
-
-    def error(self, message: str, *path) -> None:
-        """Record an error at the line of path."""
-        self.problems.append(Problem(f"hours: {message}", self.line(*path), "error"))
-
-    def warn(self, message: str, *path) -> None:
-        """Record a warning at the line of path."""
-        self.problems.append(Problem(f"hours: {message}", self.line(*path), "warning"))
+        super().__init__(line_at, implicit, prefix="hours: ")
 
     def check_keys(self, raw: dict) -> None:
         """Flag keys the hours section does not know."""
         for key in raw:
             if key not in ALLOWED_KEYS:
                 hint = did_you_mean(key, ALLOWED_KEYS)
-                self.error(f"unknown key '{key}'{hint}; the hours section takes "
-                           "timezone, open, closed_on and special", key)
+                self.error((key,), f"unknown key '{key}'{hint}; the hours section takes "
+                           "timezone, open, closed_on and special")
 
     def timezone(self, value) -> str | None:
         """The checked time zone name, or None after recording why not."""
         name = value.strip() if isinstance(value, str) else ""
         if not name:
-            self.error("no timezone given; add a line like  timezone: America/New_York", "timezone")
+            self.error(("timezone",), "no timezone given; add a line like  timezone: America/New_York")
             return None
         if name not in _zones():
-            self.error(f"timezone '{name}' is not a known time zone{_suggest_zone(name)}; "
-                       "use a name from the tz database like America/New_York", "timezone")
+            self.error(("timezone",), f"timezone '{name}' is not a known time zone{_suggest_zone(name)}; "
+                       "use a name from the tz database like America/New_York")
             return None
         return name
 
@@ -148,7 +129,7 @@ class _Reader:
         if raw is None or raw == "":
             return week
         if not isinstance(raw, dict):
-            self.error(f"'open' should map days to hours, like  mon-fri: {RANGE_EXAMPLE}", "open")
+            self.error(("open",), f"'open' should map days to hours, like  mon-fri: {RANGE_EXAMPLE}")
             return week
         given: dict[int, str] = {}
         for key, value in raw.items():
@@ -168,8 +149,8 @@ class _Reader:
         for part in str(key).split(","):
             bounds = [word.strip().lower() for word in re.split("[-\u2013]", part)]
             if len(bounds) > 2 or not all(bounds):
-                self.error(f"'{key}' is not a day or range of days; write it like \"mon-fri\" or \"sat,sun\"",
-                           "open", key)
+                self.error(("open", key), f"'{key}' is not a day or range of days; "
+                           "write it like \"mon-fri\" or \"sat,sun\"")
                 return None
             ends = [self.day_number(word, key) for word in bounds]
             if None in ends:
@@ -177,8 +158,8 @@ class _Reader:
             found += [(ends[0] + step) % 7 for step in range((ends[-1] - ends[0]) % 7 + 1)]
         twice = sorted({day for day in found if found.count(day) > 1})
         if twice:
-            self.error(f"'{key}' names {_and(DAY_NAMES[d] for d in twice)} more than once; "
-                       "give each day once", "open", key)
+            self.error(("open", key), f"'{key}' names {_and(DAY_NAMES[d] for d in twice)} more than once; "
+                       "give each day once")
             return None
         return found
 
@@ -187,9 +168,8 @@ class _Reader:
         if word in _DAY_WORDS:
             return _DAY_WORDS[word]
         where = f"'{key}'" if word == str(key).strip().lower() else f"'{word}' in '{key}'"
-        self.error(f"{where} is not a day name{did_you_mean(word, _DAY_CHOICES)}; "
-                   "use mon, tue, wed, thu, fri, sat, sun, a range like mon-fri or a list like sat,sun",
-                   "open", key)
+        self.error(("open", key), f"{where} is not a day name{did_you_mean(word, _DAY_CHOICES)}; "
+                   "use mon, tue, wed, thu, fri, sat, sun, a range like mon-fri or a list like sat,sun")
         return None
 
     def check_given_once(self, key, days: list[int], given: dict[int, str]) -> None:
@@ -201,8 +181,8 @@ class _Reader:
         for other, repeated in earlier.items():
             names = _and(DAY_NAMES[d] for d in repeated)
             verb = "is" if len(repeated) == 1 else "are"
-            self.error(f"{names} {verb} given twice, in '{other}' (line {self.line('open', other)}) "
-                       f"and in '{key}'; give each day once", "open", key)
+            self.error(("open", key), f"{names} {verb} given twice, in '{other}' "
+                       f"(line {self.line(('open', other))}) and in '{key}'; give each day once")
 
     # -- windows
 
@@ -227,16 +207,16 @@ class _Reader:
         end = _parse_time(match.group(2), allow_24=True) if match else None
         if start is None or end is None:
             also = ' (or "closed" on its own, not in a list)' if _is_closed(value) else ' or "closed"'
-            self.error(f"{label} window '{_text(value)}' is not a time range; "
-                       f"write it like {RANGE_EXAMPLE}{also}", *path)
+            self.error(path, f"{label} window '{_text(value)}' is not a time range; "
+                       f"write it like {RANGE_EXAMPLE}{also}")
             return None
         return self.checked(start, end, f"{match.group(1)}-{match.group(2)}", path, label)
 
     def window_from_to(self, value: dict, path: tuple, label: str) -> tuple[Window, str, tuple] | None:
         """A window written as a mapping {from: HH:MM, to: HH:MM}."""
         if set(value) != {"from", "to"}:
-            self.error(f"{label} should be a time range like {RANGE_EXAMPLE}, "
-                       "or a mapping with just 'from' and 'to'", *path)
+            self.error(path, f"{label} should be a time range like {RANGE_EXAMPLE}, "
+                       "or a mapping with just 'from' and 'to'")
             return None
         start = self.time(value["from"], path + ("from",), label, allow_24=False)
         end = self.time(value["to"], path + ("to",), label, allow_24=True)
@@ -248,19 +228,19 @@ class _Reader:
         """A single time of day, warning when YAML 1.1 would have read it as a number."""
         parsed = _parse_time(value, allow_24) if isinstance(value, str) else None
         if parsed is None:
-            self.error(f"{label} '{path[-1]}' time '{_text(value)}' is not a time; write it like \"08:00\"", *path)
+            self.error(path, f"{label} '{path[-1]}' time '{_text(value)}' is not a time; write it like \"08:00\"")
             return None
         if self.implicit(path) in _MISREAD:
             text = value.strip()
-            self.warn(f"{text} is unquoted; YAML 1.1 reads it as the number {_yaml11_number(text)}. "
-                      f"It is read here as the time {text}; put it in quotes (\"{text}\") to be sure.", *path)
+            self.warn(path, f"{text} is unquoted; YAML 1.1 reads it as the number {_yaml11_number(text)}. "
+                      f"It is read here as the time {text}; put it in quotes (\"{text}\") to be sure.")
         return parsed
 
     def checked(self, start: time, end: time, text: str, path: tuple, label: str):
         """The window, unless it opens and closes at the same moment."""
         if start == end and not text.endswith("24:00"):
-            self.error(f"{label} window '{text}' is empty (it opens and closes at the same time); "
-                       'write the real hours, or "00:00-24:00" for all day', *path)
+            self.error(path, f"{label} window '{text}' is empty (it opens and closes at the same time); "
+                       'write the real hours, or "00:00-24:00" for all day')
             return None
         return Window(start, end), text, path
 
@@ -269,8 +249,8 @@ class _Reader:
         read = sorted(read, key=lambda item: item[0].span)
         clashes = [(a, b) for a, b in zip(read, read[1:]) if b[0].span[0] < a[0].span[1]]
         for (_, first, _), (_, second, where) in clashes:
-            self.error(f"{label} windows '{first}' and '{second}' overlap; "
-                       "make each window end before the next one starts", *where)
+            self.error(where, f"{label} windows '{first}' and '{second}' overlap; "
+                       "make each window end before the next one starts")
         return None if clashes else tuple(window for window, _, _ in read)
 
     # -- dates
@@ -281,13 +261,13 @@ class _Reader:
             return {}
         items = [raw] if isinstance(raw, str) else raw
         if not isinstance(items, list):
-            self.error("closed_on should be a list of dates, like  - \"2026-12-25\"", "closed_on")
+            self.error(("closed_on",), "closed_on should be a list of dates, like  - \"2026-12-25\"")
             return {}
         found: dict[date, int] = {}
         for i, text in enumerate(items):
             day = self.date(text, ("closed_on", i), "closed_on")
             if day is not None and day in found:
-                self.warn(f"closed_on lists {day} twice; once is enough", "closed_on", i)
+                self.warn(("closed_on", i), f"closed_on lists {day} twice; once is enough")
             if day is not None:
                 found.setdefault(day, i)
         return found
@@ -297,15 +277,15 @@ class _Reader:
         if raw is None or raw == "":
             return {}
         if not isinstance(raw, dict):
-            self.error(f"special should map dates to hours, like  \"2026-12-24\": {RANGE_EXAMPLE}", "special")
+            self.error(("special",), f"special should map dates to hours, like  \"2026-12-24\": {RANGE_EXAMPLE}")
             return {}
         found: dict[date, tuple[tuple[Window, ...], str]] = {}
         for key, value in raw.items():
             day = self.date(key, ("special", key), "special")
             windows = self.windows(value, ("special", key), f"special '{key}'")
             if day is not None and day in found:
-                self.error(f"special gives {day} twice ('{found[day][1]}' and '{key}'); give it once",
-                           "special", key)
+                self.error(("special", key), f"special gives {day} twice ('{found[day][1]}' and '{key}'); "
+                           "give it once")
             elif day is not None and windows is not None:
                 found[day] = (windows, key)
         return found
@@ -314,12 +294,12 @@ class _Reader:
         """A YYYY-MM-DD date, or None after recording an error."""
         text = value.strip() if isinstance(value, str) else ""
         if not _DATE.fullmatch(text):
-            self.error(f"{where} date '{_text(value)}' is not a date; write it like 2026-12-25", *path)
+            self.error(path, f"{where} date '{_text(value)}' is not a date; write it like 2026-12-25")
             return None
         try:
             return date.fromisoformat(text)
         except ValueError:
-            self.error(f"{where} date '{text}' does not exist; check the month and day", *path)
+            self.error(path, f"{where} date '{text}' does not exist; check the month and day")
             return None
 
     # -- whole-section checks
@@ -328,19 +308,18 @@ class _Reader:
         """Flag dates that are both closed and given special hours."""
         for day, (_, key) in special.items():
             if day in closed:
-                self.error(f"{day} is in closed_on (line {self.line('closed_on', closed[day])}) and in "
-                           f"special (line {self.line('special', key)}); keep it in only one of them",
-                           "special", key)
+                self.error(("special", key), f"{day} is in closed_on (line {self.line(('closed_on', closed[day]))}) "
+                           f"and in special (line {self.line(('special', key))}); keep it in only one of them")
 
     def check_ever_open(self, weekly: dict, special: dict) -> None:
         """Warn when the desk never opens (unless errors already explain it)."""
         if any(weekly.values()) or any(p.is_error for p in self.problems):
             return
         if any(windows for windows, _ in special.values()):
-            self.warn("no weekly open hours; outside the special dates every call will take "
-                      "the after-hours path", "open")
+            self.warn(("open",), "no weekly open hours; outside the special dates every call will take "
+                      "the after-hours path")
         else:
-            self.warn("the desk is never open; every call will take the after-hours path", "open")
+            self.warn(("open",), "the desk is never open; every call will take the after-hours path")
 
 
 def _parse_time(text: str, allow_24: bool = False) -> time | None:
@@ -474,6 +453,9 @@ def _gap_end(both: list[datetime]) -> datetime:
 
 # ---------------------------------------------------------------- saying it
 
+# The day and month names are staff's, in prompts/<language>/day_names.txt and month_names.txt
+# (read and checked with the flow, ivr.flow.prompts). These are said only for a language whose
+# prompts/ has no such file (a folder from before those files): what the line always said.
 EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July",
              "August", "September", "October", "November", "December")
 ES_DAYS = ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo")
@@ -481,30 +463,36 @@ ES_MONTHS = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio",
              "agosto", "septiembre", "octubre", "noviembre", "diciembre")
 
 
-def describe_opening(when: datetime, now: datetime, lang: str = "en") -> str:
-    """A spoken phrase for when, e.g. "tomorrow at 9:30 AM" / "mañana a las 9 y 30 de la mañana"."""
+def describe_opening(when: datetime, now: datetime, lang: str = "en", day_names=None, month_names=None) -> str:
+    """A spoken phrase for when, e.g. "tomorrow at 9:30 AM" / "mañana a las 9 y 30 de la mañana".
+
+    day_names (Monday first) and month_names (January first) are the flow's, from prompts/;
+    None says the language's own built-in names.
+    """
     if when.tzinfo is not None and now.tzinfo is not None:
         now = now.astimezone(when.tzinfo)
     days = (when.date() - now.date()).days
     spanish = str(lang or "").lower().replace("_", "-").split("-")[0] == "es"
-    return _say_es(when, days) if spanish else _say_en(when, days)
+    if spanish:
+        return _say_es(when, days, day_names or ES_DAYS, month_names or ES_MONTHS)
+    return _say_en(when, days, day_names or DAY_NAMES, month_names or EN_MONTHS)
 
 
-def _say_en(when: datetime, days: int) -> str:
+def _say_en(when: datetime, days: int, day_names: tuple, month_names: tuple) -> str:
     """English: "today at 8 AM", "tomorrow at 9:30 AM", "on Monday at 8 AM"."""
-    day = {0: "today", 1: "tomorrow"}.get(days, f"on {DAY_NAMES[when.weekday()]}")
+    day = {0: "today", 1: "tomorrow"}.get(days, f"on {day_names[when.weekday()]}")
     if not 0 <= days < 7:
-        day += f", {EN_MONTHS[when.month - 1]} {when.day}"
+        day += f", {month_names[when.month - 1]} {when.day}"
     hour = when.hour % 12 or 12
     clock = f"{hour}" if when.minute == 0 else f"{hour}:{when.minute:02d}"
     return f"{day} at {clock} {'AM' if when.hour < 12 else 'PM'}"
 
 
-def _say_es(when: datetime, days: int) -> str:
+def _say_es(when: datetime, days: int, day_names: tuple, month_names: tuple) -> str:
     """Spanish: "hoy a las 8 de la mañana", "mañana a las 9 y 30 de la mañana", "el lunes a las 8 de la mañana"."""
-    day = {0: "hoy", 1: "mañana"}.get(days, f"el {ES_DAYS[when.weekday()]}")
+    day = {0: "hoy", 1: "mañana"}.get(days, f"el {day_names[when.weekday()]}")
     if not 0 <= days < 7:
-        day += f" {when.day} de {ES_MONTHS[when.month - 1]}"
+        day += f" {when.day} de {month_names[when.month - 1]}"
     hour = when.hour % 12 or 12
     clock = ("a la 1" if hour == 1 else f"a las {hour}") + (f" y {when.minute}" if when.minute else "")
     if when.hour == 0 or when.hour >= 20:

@@ -77,7 +77,7 @@ def serving(store, version: str) -> None:
     """Note that this process serves `version` for this store; each process counts once per store.
 
     gunicorn builds the app in its master and forks it: a worker announces itself again
-    (FlowStore.watch), and counts in its own file, while the master's count is dropped.
+    (LiveFlow.watch), and counts in its own file, while the master's count is dropped.
     """
     pid = os.getpid()
     before = _serving.get(id(store))

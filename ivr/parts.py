@@ -10,20 +10,20 @@ from flask import Flask, current_app, g, request
 
 from ivr.edition import Edition
 
-LIVE_FLOW, STORAGE, EDITION, TWILIO = "ivr.store", "ivr.db", "ivr.edition", "ivr.twilio"
+LIVE_FLOW, STORAGE, EDITION, TWILIO = "ivr.live_flow", "ivr.db", "ivr.edition", "ivr.twilio"
 # Set by the browser phone on the requests of a practice call: its calls are kept nowhere.
 STORAGE_OVERRIDE = "ivr.storage"
 
 
 def register(app: Flask, live, storage) -> None:
-    """Give the app its live flow (ivr.store) and its database facade (ivr.db.Storage)."""
+    """Give the app its live flow (ivr.live.LiveFlow) and its database facade (ivr.db.Storage)."""
     app.extensions[LIVE_FLOW] = live
     app.extensions[STORAGE] = storage
     app.extensions[EDITION] = Edition(live.flow)
 
 
 def live_flow(app: Flask | None = None):
-    """The live flow (ivr.store): the last good flow, reloaded when its files change; None before one is registered."""
+    """The live flow (ivr.live.LiveFlow): the last good flow, reloaded when its files change; None before one is registered."""
     return (app or current_app).extensions.get(LIVE_FLOW)
 
 

@@ -30,7 +30,7 @@ class Problem:
 
 
 class FlowError(LineError):
-    """A call-flow file that cannot go live; carries every problem found (one a line in its message)."""
+    """A call-flow file that cannot go live; carries every problem found (one a line, as `ivr check` says them)."""
 
     def __init__(self, problems: list[Problem]):
         self.problems = list(problems)

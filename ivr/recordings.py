@@ -108,13 +108,14 @@ def purge(engine, account: Account, days: int, dry_run: bool = False) -> Purged:
 @bp.get("/callbacks/<int:callback_id>/recording")
 def play(callback_id: int):
     """A callback's recorded message, fetched from Twilio and passed on (ranges too); never stored."""
-    account = parts.twilio()
-    if account.off:
-        return _refusal(503, f"Listening through the line is off. {account.off}")
+    # A message that does not exist is a 404 whatever the line's Twilio settings say (not a 503).
     row = parts.storage().attempt("read a callback", db.get_callback, callback_id)
     if row is None:
         return _refusal(404, f"There is no callback request #{callback_id} (or the database is "
                         "unreachable); reload the list.")
+    account = parts.twilio()
+    if account.off:
+        return _refusal(503, f"Listening through the line is off. {account.off}")
     reason = why_not(row["recording_url"], account) if row["recording_url"] else "it has no recorded message"
     if reason:
         return _refusal(404, f"Message #{callback_id} cannot be played: {reason}.")

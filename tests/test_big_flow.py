@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 
 from bench import bigflow
-from ivr import source
+from ivr.flow import source
 from ivr.flow import check_flow
 from tests.conftest import ROOT
 
@@ -55,10 +55,10 @@ def test_a_generated_flow_of_hundreds_of_menus_checks_clean(tmp_path):
 
 
 def test_a_slow_flow_is_checked_in_a_process_of_its_own(flow_dir, monkeypatch):
-    from ivr import store as stores
+    from ivr import live as stores
     from tests.conftest import settle
     monkeypatch.setattr(stores, "SLOW_LOOK", 0.0)  # any flow counts as big
-    store = stores.FlowStore(flow_dir / "call_flows.yaml")
+    store = stores.LiveFlow(flow_dir / "call_flows.yaml")
     assert store._slow
     first = store.flow.version
 
@@ -78,7 +78,7 @@ def test_a_slow_flow_is_checked_in_a_process_of_its_own(flow_dir, monkeypatch):
 
 
 def test_a_parcelled_check_reads_back_as_the_same_flow(tmp_path):
-    from ivr import store as stores
+    from ivr import live as stores
     path = bigflow.write(tmp_path, menus=600, prompts=1300)
     flow, problems = stores.unparcel(stores.parcel(path))
     direct, _ = check_flow(path)

@@ -118,6 +118,8 @@ BROKEN = {
                          "hours: Friday is given twice, in 'mon-fri' (line {prev}) and in 'fri'", 1),
     "empty hours": ('    sat: "09:00-13:00"', '    sat: "09:00-09:00"', None,
                     "hours: 'sat' window '09:00-09:00' is empty (it opens and closes at the same time)", 1),
+    "language key as a mapping": ('      key: "8"', '      key: {x: 1}', None,
+                                  'key should be one phone key, like  key: "8"; use one of 0-9, * or #.', 1),
     "unknown timezone": ('America/New_York', 'America/NewYork', None,
                          "hours: timezone 'America/NewYork' is not a known time zone (did you mean "
                          "'America/New_York'?)", 1),

@@ -5,14 +5,14 @@ import textwrap
 import pytest
 import yaml
 
-from ivr.flow import MESSAGES, PLACEHOLDERS, SPECIAL_TARGETS, WANTED, _Builder
+from ivr.flow import MESSAGES, PLACEHOLDERS, SPECIAL_TARGETS, WANTED, schema
 from ivr.hours import ALLOWED_KEYS
 from tests.conftest import ROOT
 
 GUIDE = ROOT / "docs" / "editing-the-call-flow.md"
 FIELDS = {
-    "top level": _Builder.TOP, "line": _Builder.LINE, "each language": _Builder.LANGUAGE,
-    "each counselor group": _Builder.GROUP, "each menu": _Builder.MENU, "hours": ALLOWED_KEYS,
+    "top level": schema.TOP, "line": schema.LINE, "each language": schema.LANGUAGE,
+    "each counselor group": schema.GROUP, "each menu": schema.MENU, "hours": ALLOWED_KEYS,
     "messages": MESSAGES, "routing": ("open", "after_hours"),
 }
 

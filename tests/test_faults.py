@@ -99,7 +99,7 @@ def test_the_store_being_down_never_breaks_a_call(settings, caplog):
 def test_fallback_needs_neither_the_flow_file_nor_the_database(flow_dir, settings, monkeypatch, damage):
     import shutil
 
-    from ivr import store
+    from ivr import live as store
     app = create_app({**settings, "IVR_CALL_FLOWS": str(flow_dir / "call_flows.yaml"),
                       "DATABASE_URL": DB_NOWHERE})
     client = app.test_client()

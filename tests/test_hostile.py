@@ -223,3 +223,10 @@ def test_no_caller_is_ever_hung_up_on(hostile_app, failures, actions):
         assert kinds[-1] == "hangup"
         assert (last.text, last.lang) == (flow.text(lang, "goodbye"), flow.languages[lang].speech)
     assert not failures.records
+
+
+def test_a_message_that_does_not_exist_is_a_404_even_with_listening_off(hostile_app):
+    # Found by the search above: /staff/callbacks/0/recording answered 503 (listening off)
+    # before it looked whether callback 0 existed.
+    response = hostile_app.test_client().get("/staff/callbacks/0/recording")
+    assert response.status_code == 404 and "There is no callback request #0" in response.get_data(as_text=True)

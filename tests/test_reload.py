@@ -7,7 +7,7 @@ import time
 import pytest
 
 from ivr.flow import check_flow
-from ivr.store import FlowStore
+from ivr.live import LiveFlow
 from tests.conftest import settle
 
 DEADLINE = 10.0  # seconds: generous for a loaded CI machine; the design target is two
@@ -127,7 +127,7 @@ def test_edits_go_live_in_every_worker_bad_ones_never(serve, flow_dir):
 
 def test_a_file_still_being_written_is_judged_once_it_settles(flow_dir):
     settle(flow_dir)
-    store = FlowStore(flow_dir / "call_flows.yaml")
+    store = LiveFlow(flow_dir / "call_flows.yaml")
     prompt = flow_dir / "prompts" / "en" / "goodbye.txt"
     before = store.flow.text("en", "goodbye")
     prompt.write_text("Thank you for call")  # an editor halfway through saving
@@ -140,7 +140,7 @@ def test_a_file_still_being_written_is_judged_once_it_settles(flow_dir):
 
 
 def test_a_bad_edit_keeps_the_last_good_flow_in_process(flow_dir, caplog):
-    store = FlowStore(flow_dir / "call_flows.yaml")
+    store = LiveFlow(flow_dir / "call_flows.yaml")
     good = store.flow
     path = flow_dir / "call_flows.yaml"
     path.write_text(path.read_text().replace("start: welcome", "start: welcom"))
@@ -149,3 +149,36 @@ def test_a_bad_edit_keeps_the_last_good_flow_in_process(flow_dir, caplog):
     assert store.flow is good
     assert any("start is 'welcom', which is not a menu (did you mean 'welcome'?)" in e for e in store.error)
     assert "flow edit refused" in caplog.text
+
+
+def test_a_slow_look_hands_its_turn_to_the_thread_that_looks_and_that_thread_gives_it_back(flow_dir, monkeypatch):
+    import threading
+
+    from ivr import live
+    monkeypatch.setattr(live, "SLOW_LOOK", 0.0)  # any flow counts as slow: looked at beside the request
+    monkeypatch.setattr(live, "CHECK_EVERY", 0)
+    monkeypatch.setattr(live, "LONGEST_WAIT", 0)  # a look is due at once
+    served = LiveFlow(flow_dir / "call_flows.yaml")
+    looked = []
+    monkeypatch.setattr(served, "reload_if_changed", lambda: looked.append(threading.current_thread().name))
+    served.current()
+    for thread in threading.enumerate():
+        if thread.name == "ivr-flow-reload":
+            thread.join(10)
+    assert looked == ["ivr-flow-reload"]
+    assert served._turn.take()  # given back by the thread that looked, not left held
+    wrong = []
+    thread = threading.Thread(target=lambda: wrong.append(_raises(served._turn.give_back)))
+    thread.start()
+    thread.join(10)
+    assert wrong == [AssertionError]  # only the holder gives the turn back
+    served._turn.give_back()
+
+
+def _raises(call) -> type | None:
+    """The type of what call raises, or None."""
+    try:
+        call()
+    except Exception as exc:
+        return type(exc)
+    return None

@@ -316,3 +316,34 @@ def test_a_calls_record_is_the_same_whichever_worker_writes_first(database_url, 
         "completed", 300, True, "key-of-the-caller")
     assert row["started_at"] < row["ended_at"]  # the start as noted, not the moment another fact wrote first
     engine.dispose()
+
+
+def test_the_after_hours_notice_says_the_day_names_staff_wrote_in_prompts(flow_dir, settings):
+    (flow_dir / "prompts" / "en" / "day_names.txt").write_text(
+        "Monday the first day, Tuesday, Wednesday, Thursday, Friday, Saturday, Sunday\n")
+    phone = edited_line(flow_dir, settings, "start: welcome", "start: welcome", when="2026-12-05T14:00:00-05:00")
+    call = phone()
+    call.dial_in()
+    assert "closed right now. It opens again on Monday the first day at 8 AM." in call.said()
+
+
+def test_without_day_name_files_the_after_hours_notice_says_the_lines_own(flow_dir, settings):
+    for lang in ("en", "es"):
+        for kind in ("day_names", "month_names"):
+            (flow_dir / "prompts" / lang / f"{kind}.txt").unlink()
+    phone = edited_line(flow_dir, settings, "start: welcome", "start: welcome", when="2026-12-05T14:00:00-05:00")
+    call = phone()
+    call.dial_in()
+    assert "closed right now. It opens again on Monday at 8 AM." in call.said()
+
+
+@pytest.mark.parametrize("kind, names, said", [
+    ("day_names", "lunes, martes, miércoles, jueves, viernes, sábado", "lists 6 names; write the 7 day names"),
+    ("month_names", "enero, febrero, , abril, mayo, junio, julio, agosto, septiembre, octubre, noviembre, diciembre",
+     "lists 11 names; write the 12 month names"),
+])
+def test_ivr_check_refuses_day_or_month_names_it_could_not_say(flow_dir, runner, kind, names, said):
+    from ivr.cli import main
+    (flow_dir / "prompts" / "es" / f"{kind}.txt").write_text(names + "\n")
+    result = runner.invoke(main, ["check", str(flow_dir / "call_flows.yaml")])
+    assert result.exit_code == 1 and f"prompts/es/{kind}.txt {said}" in result.output

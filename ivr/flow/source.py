@@ -33,16 +33,7 @@ class Source:
     implicit: dict = field(default_factory=dict)
     implicit_keys: dict = field(default_factory=dict)
     problems: list = field(default_factory=list)
-
-    def line(self, path: tuple | None) -> int | None:
-        """Return the line of a path, or of its nearest ancestor that has one (None: no path, no line)."""
-        if path is None:
-            return None
-        while path:
-            if path in self.lines:
-                return self.lines[path]
-            path = path[:-1]
-        return self.lines.get((), None)
+    # A path's line, or its nearest ancestor's: ivr.fields.Fields.line over lines.get.
 
 
 def read_source(text: str) -> Source:

@@ -1,4 +1,7 @@
-"""The flow being served, reloaded when staff edit it, never replaced by a broken edit."""
+"""The live flow: the Flow being served, reloaded when staff edit it, never replaced by a broken edit.
+
+Not "the store": that is the database (ivr.db). The app's LiveFlow is ivr.parts.live_flow().
+"""
 from __future__ import annotations
 
 import atexit
@@ -22,6 +25,7 @@ from ivr.flow import Flow, check_flow
 from ivr.privacy import redact
 from ivr.problem import FlowError
 
+# The logger keeps its name: operators' log filters and alerts know it.
 log = logging.getLogger("ivr.store")
 CHECK_EVERY = 1.0  # seconds between looks at the files; an edit is live within two
 SETTLE = 0.25  # a file changed more recently than this may still be being written: look again
@@ -33,20 +37,62 @@ LOOK_SHARE = 0.02  # at most this share of a worker's time goes to looking for e
 LONGEST_WAIT = 5.0  # but an edit is live within this long (plus the load) however big the flow
 PIECE = 200  # menus or prompts a worker unpickles at a time: a request waits at most for one piece
 
-# The separate process of FlowStore._check_elsewhere: the same check_flow, at a lower priority
+
+# The separate process of LiveFlow._check_elsewhere: the same check_flow, at a lower priority
 # than the calls (it is the only process that works hard during a reload), its result parcelled.
-_CHECK_ELSEWHERE = ("import os, sys\nos.nice(10)\nfrom ivr.store import parcel\n"
+_CHECK_ELSEWHERE = ("import os, sys\nos.nice(10)\nfrom ivr.live import parcel\n"
                     "sys.stdout.buffer.write(parcel(sys.argv[1]))")
 
 
-class FlowStore:
-    """Holds the last good Flow and swaps in a new one when its files change and check clean."""
+class _Turn:
+    """The right to look at the files: one look at a time per LiveFlow, never waited for.
+
+    The threading contract, kept here and asserted (python -O drops the asserts, not the rule):
+    - take() never blocks: a thread that finds the turn taken skips its look, and calls go on;
+    - the thread holding the turn gives it back when its look ends, or hands it to a thread
+      it starts for the look (a slow flow), which takes it over with received() before it
+      looks and gives it back when done;
+    - the flow itself is read without the turn: readers get the last Flow assigned, whole.
+    A Lock (not an RLock) because the thread that gives the turn back may not be the one that
+    took it; which thread holds it is noted so a wrong hand-over fails loudly in the tests.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._holder: int | None = None  # the thread whose look it is
+
+    def take(self) -> bool:
+        """Take the turn if no look is under way; return whether this thread has it now."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        self._holder = threading.get_ident()
+        return True
+
+    def received(self, giver: int) -> None:
+        """Take over the turn handed on by thread `giver`, which started this one to look."""
+        assert self._lock.locked() and self._holder == giver, "the turn was not handed to this thread"
+        self._holder = threading.get_ident()
+
+    def give_back(self) -> None:
+        """End this thread's look: the next look may happen."""
+        assert self._holder == threading.get_ident(), "the turn is given back by a thread that does not hold it"
+        self._holder = None
+        self._lock.release()
+
+
+class LiveFlow:
+    """Holds the last good Flow and swaps in a new one when its files change and check clean.
+
+    current() is on every call's path: with a watcher it reads one attribute, else the clock. A look
+    happens in the thread that finds it due (a request, or the watcher), or beside the
+    requests in a thread of its own when the flow is slow to look at; _Turn says who may.
+    """
 
     def __init__(self, path):
         self.path = Path(path)
         self.error: list = []
         self.error_at: float | None = None
-        self._lock = threading.Lock()
+        self._turn = _Turn()
         self._watching = False
         self._shared = _shared_folder()  # made before gunicorn forks: every worker reads one check
         started = time.thread_time()  # what looking and loading cost this worker, not the machine's mood
@@ -62,19 +108,24 @@ class FlowStore:
 
     def current(self) -> Flow:
         """Return the flow to serve; with no watcher, look for an edit at most once a second."""
-        if not self._watching and self._due() and self._lock.acquire(blocking=False):
+        if not self._watching and self._due() and self._turn.take():
             self._checked = time.monotonic()
             if self._slow:
-                try:
-                    threading.Thread(target=self._look_beside, name="ivr-flow-reload", daemon=True).start()
-                except RuntimeError:  # no thread to be had: look again next time
-                    self._lock.release()
+                self._hand_over()
             else:
                 try:
                     self.reload_if_changed()
                 finally:
-                    self._lock.release()
+                    self._turn.give_back()
         return self.flow
+
+    def _hand_over(self) -> None:
+        """Hand this thread's turn to a thread of its own that looks beside the requests."""
+        try:
+            threading.Thread(target=self._look_beside, args=(threading.get_ident(),),
+                             name="ivr-flow-reload", daemon=True).start()
+        except RuntimeError:  # no thread to be had: the turn stays here, and is given back
+            self._turn.give_back()
 
     def watch(self) -> threading.Thread:
         """Look for edits from a background thread: requests then never wait for a look or a load."""
@@ -87,9 +138,9 @@ class FlowStore:
                 # Asleep until the next look is due (once a second for the shipped flow), not
                 # waking twice as often to ask: each wake takes the interpreter lock from calls.
                 time.sleep(max(0.05, self._every() - (time.monotonic() - self._checked)))
-                if self._due() and self._lock.acquire(blocking=False):
+                if self._due() and self._turn.take():
                     self._checked = time.monotonic()
-                    self._look_beside()
+                    self._look_beside(threading.get_ident())
         thread = threading.Thread(target=loop, name="ivr-flow-watch", daemon=True)
         thread.start()
         return thread
@@ -102,15 +153,16 @@ class FlowStore:
         """Seconds between looks: CHECK_EVERY, longer when looking takes long (a big flow)."""
         return min(max(CHECK_EVERY, self._looked / LOOK_SHARE), LONGEST_WAIT) if self._slow else CHECK_EVERY
 
-    def _look_beside(self) -> None:
-        """Look for an edit away from the requests (the lock is held), then let the next look happen."""
+    def _look_beside(self, giver: int) -> None:
+        """Look for an edit away from the requests with the turn `giver` handed on, then give it back."""
+        self._turn.received(giver)
         try:
             self.reload_if_changed()
         except Exception:  # never let a look kill the watcher; the last good flow stays
             log.exception("could not check the call-flow files")
         finally:
             self._checked = time.monotonic()
-            self._lock.release()
+            self._turn.give_back()
 
     def reload_if_changed(self) -> bool:
         """Reload when any file changed; return whether a new flow went live."""
