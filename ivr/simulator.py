@@ -23,7 +23,7 @@ from ivr.config import SettingsError, fixed_now
 from ivr.flow import KEYS, Flow
 from ivr.graph import mermaid, node_id
 from ivr.hours import is_open
-from ivr.phone import CallDropped, Heard, Phone, client_post
+from ivr.phone import CallDropped, Heard, Phone, PositionError, client_post
 from ivr.security import staff_headers, staff_refusal
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
@@ -162,7 +162,7 @@ def _resume(store: ScratchStore, at: str | None, position) -> Phone:
     """The phone a browser handed back, checked."""
     try:
         return Phone.resume(_post(store, at), position, **_where_to_call(), caller=CALLER)
-    except ValueError as exc:
+    except PositionError as exc:
         raise SimulatorError(f"That call cannot go on ({exc}); place a new call.") from None
 
 
