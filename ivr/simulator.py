@@ -132,13 +132,13 @@ def _run(flow: Flow, body: dict) -> dict:
             at, moment = _held_time(held.get("at"))
             when = _describe(flow, moment or _clock())
             phone = _resume(store, at, held.get("phone"))
-        start = len(phone.heard)
-        you, error = _act(phone, action, body), None
+        start, transcript = len(phone.heard), Transcript(flow, BROWSER)
+        you, error = _act(phone, action, body, transcript), None
         try:
             _drive(phone, action, body)
         except CallDropped as exc:
             phone.waiting, error = None, str(exc)
-        lines = [you] + _lines(flow, phone, phone.heard[start:])
+        lines = [you] + _lines(transcript, phone, phone.heard[start:])
         if error:
             lines.append({"kind": "error", "text": f"The line failed: {error}. Twilio would play "
                           "its application error and the caller would go to the fallback."})
@@ -185,7 +185,7 @@ def _post(store: ScratchStore, at: str | None):
     return lambda *args, **kwargs: contextvars.Context().run(post, *args, **kwargs)
 
 
-def _act(phone: Phone, action: str, body: dict) -> dict:
+def _act(phone: Phone, action: str, body: dict, transcript: Transcript) -> dict:
     """Check the action fits what the call waits for; return the caller's own line."""
     need = NEEDS[action]
     if need and phone.waiting not in need:
@@ -199,14 +199,7 @@ def _act(phone: Phone, action: str, body: dict) -> dict:
     words = body["words"] = " ".join(str(body.get("words", "")).split())[:MAX_WORDS]
     if action == "say" and not words:
         raise SimulatorError("Type what the caller says first.")
-    return {"call": {"kind": "you", "text": "You call the line."},
-            "press": {"kind": "you", "text": f"You press {keys}."},
-            "say": {"kind": "you", "text": f"You say: “{words}”"},
-            "silence": {"kind": "you", "text": "You stay silent."},
-            "answer": {"kind": "you", "text": "A counselor answers and presses 1 to take the call."},
-            "no_answer": {"kind": "you", "text": "Nobody answers."},
-            "message": {"kind": "you", "text": "You leave a 15-second message and press #."},
-            "hang_up": {"kind": "you", "text": "You hang up."}}[action]
+    return {"kind": "you", "text": transcript.did(action, keys=keys, words=words)}
 
 
 def _drive(phone: Phone, action: str, body: dict) -> None:
@@ -313,16 +306,15 @@ def _describe(flow: Flow, when: datetime) -> str:
 
 # -- describing what happened ----------------------------------------------------------------
 
-def _lines(flow: Flow, phone: Phone, heard: list[Heard]) -> list[dict]:
+def _lines(transcript: Transcript, phone: Phone, heard: list[Heard]) -> list[dict]:
     """Each thing the caller (or the counselor) heard, with where it came from."""
-    transcript = Transcript(flow, BROWSER)
     last_doc = phone.url
     here = state_of(_pending_url(phone)) if phone.waiting else {}
     out = []
     for line in transcript.lines(heard):
         state = here if line.doc == last_doc and here else state_of(line.doc)
         spoken = {"lang": line.lang, "prompt": transcript.prompt(line.text)} if line.kind in ("say", "whisper") else {}
-        out.append({"kind": line.kind, "text": line.text, **spoken, **_place(flow, state)})
+        out.append({"kind": line.kind, "text": line.text, **spoken, **_place(transcript.flow, state)})
     return out
 
 

@@ -68,7 +68,7 @@ class Terminal:
         word = token.lower()
         if word == "hangup":
             self.phone.hang_up()
-            self.echo("  (you hang up)")
+            self.echo(self.transcript.did("hang_up"))
             return
         if self.waiting == "gather":
             self._at_menu(token, word)
@@ -80,11 +80,11 @@ class Terminal:
     def _at_menu(self, token: str, word: str) -> None:
         """Press keys, say words, or stay silent at a menu."""
         if word in ("", "silence"):
-            self.echo("  (you say nothing)")
+            self.echo(self.transcript.did("silence"))
             self.show(self.phone.stay_silent())
         elif word == "message" and self.phone.after_silence == "Record":
             # The voicemail notice waits for a key first; a caller with a message waits for the tone.
-            self.echo("  (you wait for the tone)")
+            self.echo(self.transcript.did("tone"))
             self.show(self.phone.stay_silent())
             if self.waiting == "record":
                 self._recording("message")
@@ -92,24 +92,23 @@ class Terminal:
             for key in token:
                 if self.waiting != "gather":
                     break
-                self.echo(f"  (you press {key})")
+                self.echo(self.transcript.did("press", keys=key))
                 self.show(self.phone.press(key))
         else:
-            self.echo(f'  (you say "{token}")')
+            self.echo(self.transcript.did("say", words=token))
             self.show(self.phone.say(token))
 
     def _ringing(self, outcome: str) -> None:
         """Finish a ring the way staff chose."""
         keys = {"answer": "1", "decline": "2", "voicemail": ""}
         if outcome in keys:
-            self.echo({"answer": "  (a counselor answers)", "decline": "  (a counselor answers)",
-                       "voicemail": "  (a phone's own voicemail answers)"}[outcome])
+            self.echo(self.transcript.did(outcome))
             self.write(self.phone.counselor_answers(keys[outcome]))
             if outcome != "voicemail":
-                self.echo(f"    counselor presses {keys[outcome]}")
+                self.echo(self.transcript.did("presses", keys=keys[outcome]))
             self.show(self.phone.ring_ends("completed"))
         elif outcome in ("noanswer", "busy"):
-            self.echo("  (nobody answers)" if outcome == "noanswer" else "  (the line is busy)")
+            self.echo(self.transcript.did("no_answer" if outcome == "noanswer" else "busy"))
             self.show(self.phone.ring_ends("no-answer" if outcome == "noanswer" else "busy"))
         else:
             raise ScriptError(f"'{outcome}' is not a ring outcome; use answer, decline, voicemail, "
@@ -119,10 +118,10 @@ class Terminal:
         """Speak a message into the recording, or nothing."""
         if outcome == "message":
             self.left_message = True
-            self.echo("  (you speak a message for 15 s and press #)")
+            self.echo(self.transcript.did("message"))
             self.show(self.phone.leave_message(15))
         elif outcome == "silence":
-            self.echo("  (you say nothing)")
+            self.echo(self.transcript.did("silence"))
             self.show(self.phone.record_nothing())
         else:
             raise ScriptError(f"'{outcome}' is not a way to answer the recording; use message or "
@@ -171,7 +170,7 @@ def run(app, lang: str | None, script: str | None, echo=click.echo, read=None) -
         try:
             token = read()
         except (click.Abort, EOFError):
-            echo("\n  (you hang up)")
+            echo("\n" + terminal.transcript.did("hang_up"))
             terminal.phone.hang_up()
             return terminal
         try:

@@ -19,15 +19,15 @@ class Phone:
 
     def __init__(self, post: Post, base: str = "http://127.0.0.1", caller: str = "+15551230000",
                  called: str = "+15555550199", auth_token: str | None = None, voice_path: str = "/voice"):
-        self.line = Transport(post, base, caller, called, auth_token)
-        self.player = Player(self.line, self.line.base + voice_path)
+        self.transport = Transport(post, base, caller, called, auth_token)
+        self.player = Player(self.transport, self.transport.base + voice_path)
         self.voice_path = voice_path
         self._took = None  # whether the counselor of the current ring took the call
 
     # -- what a caller does --------------------------------------------------------------------
     def dial_in(self) -> list[Heard]:
         """Place the call: fetch the greeting and play until the line waits for the caller."""
-        return self.player.fetch(self.line.base + self.voice_path, {"CallStatus": "ringing"})
+        return self.player.fetch(self.transport.base + self.voice_path, {"CallStatus": "ringing"})
 
     def press(self, keys: str) -> list[Heard]:
         """Press keys while the line waits in a Gather."""
@@ -53,8 +53,8 @@ class Phone:
         callback = record.get("recordingStatusCallback")
         heard = self.player.fetch(self.player.action(record), form, method=record.get("method", "POST"))
         if callback:
-            self.line.request(urljoin(self.line.base + "/", callback),
-                              {**self.line.params(), "RecordingStatus": "completed", **form}, "POST")
+            self.transport.request(urljoin(self.transport.base + "/", callback),
+                              {**self.transport.params(), "RecordingStatus": "completed", **form}, "POST")
         return heard
 
     def record_nothing(self) -> list[Heard]:
@@ -65,14 +65,14 @@ class Phone:
     def hang_up(self, duration: int = 60) -> None:
         """The caller hangs up; Twilio posts the status callback."""
         self.player.waiting = None
-        self.line.request(self.line.base + "/status", {"CallStatus": "completed", "CallDuration": str(duration)},
+        self.transport.request(self.transport.base + "/status", {"CallStatus": "completed", "CallDuration": str(duration)},
                           "POST")
 
     # -- what happens while it rings -----------------------------------------------------------
     def counselor_answers(self, keys: str = "1") -> list[Heard]:
         """A counselor picks up one screened number: hear the whisper, press keys (or nothing)."""
         self.player.need("dial")
-        heard, self._took = counselor.answer(self.line, self.player.held, self.player.url, keys)
+        heard, self._took = counselor.answer(self.transport, self.player.held, self.player.url, keys)
         return heard
 
     def ring_ends(self, status: str = "no-answer", counselor_keys: str | None = None,
@@ -102,7 +102,7 @@ class Phone:
         ErrorUrl (the URL that failed; by default the action the call waits to post to)."""
         if failed_url is None:
             failed_url = self.player.action(self.player.held) if self.waiting else self.player.url
-        return self.player.fetch(self.line.base + fallback_path, {"ErrorCode": error_code, "ErrorUrl": failed_url})
+        return self.player.fetch(self.transport.base + fallback_path, {"ErrorCode": error_code, "ErrorUrl": failed_url})
 
     def _gathered(self, given: dict) -> list[Heard]:
         """Post what the caller gave to the waiting Gather's action."""
@@ -120,8 +120,8 @@ class Phone:
         """A phone at a `position()`; PositionError when it is not one a phone makes."""
         held, verbs = position.checked(where)
         phone = cls(post, **kwargs)
-        phone.line.call_sid, phone.line.account = where["call_sid"], where["account"]
-        phone.player.url = phone.line.base + where["url"]
+        phone.transport.call_sid, phone.transport.account = where["call_sid"], where["account"]
+        phone.player.url = phone.transport.base + where["url"]
         phone.player.waiting, phone.player.held, phone.player.verbs = where["waiting"], held, verbs
         return phone
 
@@ -145,10 +145,10 @@ class Phone:
     waiting = _through("player", "waiting", 'What the call waits for: "gather", "dial", "record", or None once ended.')
     url = _through("player", "url", "The URL of the document the phone is in now.")
     pending = _through("player", "pending", "The verb the call waits on (an ElementTree element), or None.")
-    call_sid = _through("line", "call_sid", "The CallSid Twilio gave this call.")
-    account = _through("line", "account", "The AccountSid its requests carry (a line takes its own only).")
-    requests = _through("line", "requests", "(url, form) of every request Twilio made on this call.")
-    caller = _through("line", "caller", "The number the call comes from.")
-    called = _through("line", "called", "The line's number it rings.")
-    base = _through("line", "base", "The base URL Twilio is set up with (and signs against).")
-    post = _through("line", "post", "How a request reaches the line: (url, form, headers) -> (status, body).")
+    call_sid = _through("transport", "call_sid", "The CallSid Twilio gave this call.")
+    account = _through("transport", "account", "The AccountSid its requests carry (a line takes its own only).")
+    requests = _through("transport", "requests", "(url, form) of every request Twilio made on this call.")
+    caller = _through("transport", "caller", "The number the call comes from.")
+    called = _through("transport", "called", "The line's number it rings.")
+    base = _through("transport", "base", "The base URL Twilio is set up with (and signs against).")
+    post = _through("transport", "post", "How a request reaches the line: (url, form, headers) -> (status, body).")

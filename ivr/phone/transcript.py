@@ -28,8 +28,9 @@ def pretty(number: str) -> str:
 
 @dataclass(frozen=True)
 class Style:
-    """One phone's words for the things a caller hears (str.format templates)."""
+    """One phone's words for what a person does and what a caller hears (str.format templates)."""
 
+    did: dict  # gesture -> words; {keys}, {words}
     play: str  # {url}, {lang}, {file}, {text}: the prompt's words
     ring: str  # {name}, {numbers}, {timeout}, {screened}
     screened: str
@@ -41,6 +42,10 @@ class Style:
 
 
 BROWSER = Style(
+    did={"call": "You call the line.", "press": "You press {keys}.", "say": "You say: “{words}”",
+         "silence": "You stay silent.", "answer": "A counselor answers and presses 1 to take the call.",
+         "no_answer": "Nobody answers.", "message": "You leave a 15-second message and press #.",
+         "hang_up": "You hang up."},
     play="A recording plays: {url}",
     ring="Ringing {name} ({numbers}) for {timeout} seconds{screened}.",
     screened="; screened: the counselor hears who is calling and presses 1 to take it",
@@ -48,6 +53,12 @@ BROWSER = Style(
     hangup="The line hangs up.", end="The line ran out of instructions and hung up.")
 
 TERMINAL = Style(
+    did={"press": "  (you press {keys})", "say": '  (you say "{words}")', "silence": "  (you say nothing)",
+         "tone": "  (you wait for the tone)", "answer": "  (a counselor answers)",
+         "decline": "  (a counselor answers)", "voicemail": "  (a phone's own voicemail answers)",
+         "presses": "    counselor presses {keys}", "no_answer": "  (nobody answers)",
+         "busy": "  (the line is busy)", "message": "  (you speak a message for 15 s and press #)",
+         "hang_up": "  (you hang up)"},
     play="(plays the recording prompts/{lang}/{file}) {text}",
     ring="Ringing {name}: {numbers}{screened}, for {timeout} s",
     screened=" (screened)",
@@ -77,6 +88,10 @@ class Transcript:
 
     def __init__(self, flow, style: Style):
         self.flow, self.style = flow, style
+
+    def did(self, gesture: str, **values) -> str:
+        """What a person did (pressed a key, said words...), in this style's words."""
+        return self.style.did[gesture].format(**values)
 
     def lines(self, heard: list[Heard]) -> list[Line]:
         """A line for each thing heard that a person notices (not a pause, not a wait)."""
