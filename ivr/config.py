@@ -1,4 +1,4 @@
-"""Settings from the environment (see the README's settings table), with test overrides."""
+"""Settings from the environment (see the settings table in docs/operating.md), with test overrides."""
 from __future__ import annotations
 
 import os
@@ -50,7 +50,7 @@ def load_settings(overrides: dict | None = None) -> dict:
         if missing:
             raise SettingsError(
                 "IVR_ENV=production needs " + ", ".join(missing) + " set; the line will not start "
-                "without them (see the README's settings table).")
+                "without them (see the settings table in docs/operating.md).")
     if settings["IVR_PUBLIC_URL"] and not BASE_URL.fullmatch(settings["IVR_PUBLIC_URL"]):
         raise SettingsError(f"IVR_PUBLIC_URL is '{settings['IVR_PUBLIC_URL']}'; write the base URL Twilio "
                             "is configured with, like https://ivr.example.org (signatures are checked against it).")

@@ -95,7 +95,7 @@ def _settings(setting: dict, env: dict) -> list[Finding]:
     missing = [name for name in PRODUCTION_NEEDS if not env.get(name)]
     if production and missing:
         found.append(Finding("problem", "secrets", f"{', '.join(missing)} not set; production will not start",
-                             "set them (see the README's settings table)"))
+                             "set them (see the settings table in docs/operating.md)"))
     elif not env.get("TWILIO_AUTH_TOKEN"):
         found.append(Finding("warning", "signatures", "TWILIO_AUTH_TOKEN is not set: the webhooks accept unsigned "
                              "requests from anyone", "set TWILIO_AUTH_TOKEN and IVR_PUBLIC_URL before a real number "

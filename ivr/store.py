@@ -1,11 +1,18 @@
 """The flow being served, reloaded when staff edit it, never replaced by a broken edit."""
 from __future__ import annotations
 
+import atexit
+import dataclasses
+import fcntl
+import gc
+import hashlib
 import logging
 import os
 import pickle
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -24,11 +31,12 @@ SETTLE = 0.25  # a file changed more recently than this may still be being writt
 SLOW_LOOK, SLOW_LOAD = 0.005, 0.2
 LOOK_SHARE = 0.02  # at most this share of a worker's time goes to looking for edits
 LONGEST_WAIT = 5.0  # but an edit is live within this long (plus the load) however big the flow
+PIECE = 200  # menus or prompts a worker unpickles at a time: a request waits at most for one piece
 
-
-# The separate process of FlowStore._check_elsewhere: the same check_flow, its result pickled.
-_CHECK_ELSEWHERE = ("import pickle, sys\nfrom ivr.flow import check_flow\n"
-                    "sys.stdout.buffer.write(pickle.dumps(check_flow(sys.argv[1])))")
+# The separate process of FlowStore._check_elsewhere: the same check_flow, at a lower priority
+# than the calls (it is the only process that works hard during a reload), its result parcelled.
+_CHECK_ELSEWHERE = ("import os, sys\nos.nice(10)\nfrom ivr.store import parcel\n"
+                    "sys.stdout.buffer.write(parcel(sys.argv[1]))")
 
 
 class FlowStore:
@@ -40,6 +48,7 @@ class FlowStore:
         self.error_at: float | None = None
         self._lock = threading.Lock()
         self._watching = False
+        self._shared = _shared_folder()  # made before gunicorn forks: every worker reads one check
         started = time.thread_time()  # what looking and loading cost this worker, not the machine's mood
         self._seen = self._fingerprint()
         looked = time.thread_time() - started
@@ -129,6 +138,10 @@ class FlowStore:
                       self.flow.version, "; ".join(self.error))
             return False
         self.flow, self.error, self.error_at = flow, [], None  # one assignment: atomic for readers
+        if self._slow:
+            # A big flow is a million objects that live until the next edit: out of the collector's
+            # sight, or each full collection walks them all while a call waits (100 ms on 2,000 menus).
+            gc.freeze()
         metrics.reloaded(True)
         self._announce("is live (worker %d)")
         return True
@@ -141,14 +154,30 @@ class FlowStore:
     def _check_elsewhere(self) -> tuple:
         """check_flow in a process of its own: a big flow's parse would hold this worker's
         interpreter lock (libyaml gives it up only when done), and callers would hear the pause.
-        Here the worker only reads the result back (milliseconds). Falls back to checking here."""
+        One worker checks an edit and the others read its result (the machine's cores go to
+        calls, not to five checks of one file); each reads it back a piece at a time.
+        Falls back to checking here."""
         try:
-            done = subprocess.run([sys.executable, "-c", _CHECK_ELSEWHERE, str(self.path)],
-                                  capture_output=True, timeout=120, check=True)
-            return pickle.loads(done.stdout)  # our own child's output, not outside data
+            return unparcel(self._shared_check())
         except Exception:
             log.exception("could not check the call-flow files in a separate process; checking here")
             return check_flow(self.path)
+
+    def _shared_check(self) -> bytes:
+        """The parcelled check of the files as last seen: made by the first worker to ask, read by the rest."""
+        done = self._shared / (hashlib.sha256(repr(self._seen).encode()).hexdigest()[:24] + ".pickle")
+        with open(self._shared / "lock", "wb") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # a worker that finds another checking waits for its result
+            if not done.exists():
+                made = subprocess.run([sys.executable, "-c", _CHECK_ELSEWHERE, str(self.path)],
+                                      capture_output=True, timeout=120, check=True).stdout
+                for old in self._shared.glob("*.pickle"):
+                    old.unlink(missing_ok=True)
+                part = done.with_suffix(".part")
+                part.write_bytes(made)
+                part.replace(done)
+                log.info("call-flow edit checked once for every worker (by worker %d)", os.getpid())
+            return done.read_bytes()
 
     @property
     def _slow(self) -> bool:
@@ -170,6 +199,47 @@ class FlowStore:
                 continue
             marks.extend((e.path, *_stat(e)) for e in entries)
         return tuple(marks)
+
+
+def parcel(path) -> bytes:
+    """check_flow's result pickled so a worker can read it back a piece at a time: the big tables apart."""
+    flow, problems = check_flow(path)
+    if flow is None:
+        return pickle.dumps((None, problems, {}))
+    big = {f.name: list(getattr(flow, f.name).items()) for f in dataclasses.fields(flow)
+           if isinstance(getattr(flow, f.name), dict) and len(getattr(flow, f.name)) > PIECE}
+    pieces = {name: [pickle.dumps(items[i:i + PIECE]) for i in range(0, len(items), PIECE)]
+              for name, items in big.items()}
+    return pickle.dumps((dataclasses.replace(flow, **{name: {} for name in big}), problems, pieces))
+
+
+def unparcel(data: bytes) -> tuple:
+    """(flow, problems) from a parcel, a piece at a time, letting calls run in between."""
+    # Our own child's output through a folder only this user can write, not outside data.
+    flow, problems, pieces = pickle.loads(data)
+    if flow is None:
+        return None, problems
+    collecting = gc.isenabled()
+    gc.disable()  # the new objects would set off full collections, each a pause for the calls
+    try:
+        tables = {}
+        for name, chunks in pieces.items():
+            tables[name] = table = {}
+            for chunk in chunks:
+                table.update(pickle.loads(chunk))
+                time.sleep(0)  # a waiting request runs now, not after the whole flow
+        return dataclasses.replace(flow, **tables), problems
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _shared_folder() -> Path:
+    """A folder only this user can write, for the workers' one check of an edit; gone at exit."""
+    folder = Path(tempfile.mkdtemp(prefix="ivr-flow-"))
+    owner = os.getpid()  # gunicorn's workers inherit the exit hook: only the master removes it
+    atexit.register(lambda: os.getpid() == owner and shutil.rmtree(folder, ignore_errors=True))
+    return folder
 
 
 def _mark(file: Path) -> tuple:

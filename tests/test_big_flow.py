@@ -1,4 +1,7 @@
 """Big flows load fast the same way small ones load: libyaml reads exactly what PyYAML reads."""
+import re
+from dataclasses import replace
+
 import pytest
 
 from bench import bigflow
@@ -72,3 +75,39 @@ def test_a_slow_flow_is_checked_in_a_process_of_its_own(flow_dir, monkeypatch):
     settle(flow_dir)
     assert store.reload_if_changed() is True
     assert store.flow.version != first and store.flow.menus["detox"].title == "detox and withdrawal"
+
+
+def test_a_parcelled_check_reads_back_as_the_same_flow(tmp_path):
+    from ivr import store as stores
+    path = bigflow.write(tmp_path, menus=600, prompts=1300)
+    flow, problems = stores.unparcel(stores.parcel(path))
+    direct, _ = check_flow(path)
+    assert problems == [] and len(flow.menus) == 600 > stores.PIECE
+    assert replace(flow, loaded_at=0) == replace(direct, loaded_at=0)
+    assert list(flow.menus) == list(direct.menus)  # the order staff wrote them in, kept
+    broken = path.read_text().replace('"1": topic_1\n', '"1": topic_one\n', 1)
+    path.write_text(broken)
+    flow, problems = stores.unparcel(stores.parcel(path))
+    assert flow is None and any("topic_one" in str(p) for p in problems)
+
+
+@pytest.mark.slow
+def test_workers_share_one_check_of_a_big_edit(serve, tmp_path, monkeypatch):
+    from tests import test_reload
+    from tests.test_reload import log_size, wait_for_log, workers
+    monkeypatch.setattr(test_reload, "DEADLINE", 60.0)  # a big flow's edit may take seconds more on a busy machine
+    path = bigflow.write(tmp_path / "big", menus=600, prompts=3000)  # big enough to be checked beside the calls
+    server = serve({"IVR_CALL_FLOWS": str(path)}, workers=3)
+    first = server.health()["flow"]["version"]
+    pids = set(wait_for_log(server, rf"flow version {first} is live \(worker (\d+)\)", 3))
+    assert pids == workers(server)
+    since = log_size(server)
+    path.write_text(path.read_text().replace("title: topic 7\n", "title: topic seven\n"))
+    edited, _ = check_flow(path)
+    live = wait_for_log(server, rf"flow version {edited.version} is live \(worker (\d+)\)", 3, since)
+    assert set(live) == pids
+    log = server.log_path.read_text()[since:]
+    assert len(re.findall(r"call-flow edit checked once for every worker \(by worker (\d+)\)", log)) == 1
+    call = server.phone()
+    call.dial_in()
+    assert call.waiting == "gather"

@@ -2,7 +2,8 @@
 
 The copy holds what a clone holds (git's files); its .venv is this checkout's, linked file by
 file with a fresh install marker, so make does not install again. Every ```sh line of the
-README runs in it, in order, with a newcomer's environment (no IVR_*, TWILIO_* or DATABASE_URL).
+README, and of the docs pages its commands moved to (PAGES), runs in it, in order, with a
+newcomer's environment (no IVR_*, TWILIO_* or DATABASE_URL).
 """
 import os
 import re
@@ -18,6 +19,8 @@ from ivr.phone import Phone, http_post
 from tests.conftest import ROOT, Server, free_port
 
 pytestmark = pytest.mark.slow
+# The README first, then the pages for staff and operators that carry the rest of its commands.
+PAGES = ("README.md", "docs/staff-guide.md", "docs/operating.md", "docs/security-and-privacy.md")
 PASSPHRASE = "a newcomer's long passphrase"
 # Lines the test cannot run as printed, and why.
 NOT_HERE = {"make test": "this is the test suite itself",
@@ -27,8 +30,9 @@ NOT_HERE = {"make test": "this is the test suite itself",
 
 
 def readme_commands() -> list[str]:
-    """Every command line of the README's ```sh blocks, comments dropped, in order."""
-    blocks = re.findall(r"```sh\n(.*?)```", (ROOT / "README.md").read_text("utf-8"), re.S)
+    """Every command line of the README's ```sh blocks (and its PAGES'), comments dropped, in order."""
+    blocks = [block for page in PAGES
+              for block in re.findall(r"```sh\n(.*?)```", (ROOT / page).read_text("utf-8"), re.S)]
     lines = []
     for block in blocks:
         for line in block.splitlines():
