@@ -19,7 +19,7 @@ class NotWaiting(LineError):
 class Heard:
     """One thing that happened on the call, as the caller (or staff watching) would note it."""
 
-    kind: str  # say, play, pause, wait, dial, record, hangup, end
+    kind: str  # say, play, pause, wait, dial, record, hangup, end; whisper (the counselor's leg)
     text: str = ""
     lang: str = ""
     url: str = ""
