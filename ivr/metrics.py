@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, Response, g, request
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge,
                                Histogram, generate_latest, multiprocess)
 
+from ivr.db.schema import ENDED_STATUSES
 from ivr.security import staff_only
 
 REQUESTS = Counter("ivr_requests_total", "Requests answered, by route and HTTP status.",
@@ -38,7 +39,6 @@ STORE_FAILURES = Counter(
 FLOW_WORKERS = Gauge("ivr_flow_workers", "Workers serving each flow version.", ["version"],
                      multiprocess_mode="livesum")
 
-CALL_STATUSES = ("completed", "busy", "no-answer", "failed", "canceled")
 RING_OUTCOMES = {"completed": "not-taken", "answered": "not-taken", "no-answer": "no-answer",
                  "busy": "busy", "failed": "failed", "canceled": "canceled"}
 TRANSFER_REASONS = ("asked", "tries", "again", "crisis")
@@ -113,7 +113,7 @@ def _count(response: Response) -> Response:
         _count_step(request.endpoint, step["outcome"])
     elif request.endpoint == "voice.status" and response.status_code == 200 and request.form.get("CallSid"):
         status = request.form.get("CallStatus", "")
-        CALLS_ENDED.labels(status if status in CALL_STATUSES else "other").inc()
+        CALLS_ENDED.labels(status if status in ENDED_STATUSES else "other").inc()
     return response
 
 

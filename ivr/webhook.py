@@ -31,8 +31,6 @@ log = logging.getLogger("ivr.calls")
 ROUTES = {"answer": "voice.answer", "silence": "voice.silence", "dialed": "voice.dialed",
           "whisper": "voice.whisper", "screened": "voice.screened", "recorded": "voice.recorded",
           "recording": "voice.recording", "audio": "voice.audio"}
-CALL_STATUSES = ("queued", "ringing", "in-progress", "completed", "busy", "failed", "no-answer",
-                 "canceled")
 FALLBACK_TEXT = "We are sorry, something went wrong, so we are connecting you to a counselor now."
 
 
@@ -349,7 +347,7 @@ def status():
     if call_sid():
         key = caller_key(current_app.config["IVR_SECRET_KEY"], form.get("From"))
         status = form.get("CallStatus", "")
-        storage().note("ended", call_sid(), status=status if status in CALL_STATUSES else "unknown",
+        storage().note("ended", call_sid(), status=status if status in db.CALL_STATUSES else "unknown",
                        duration=call.clean_count(form.get("CallDuration"), 10**6), caller_key=key)
     return Response("<Response/>", mimetype="text/xml")
 
