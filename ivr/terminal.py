@@ -24,6 +24,7 @@ from pathlib import Path
 
 import click
 
+from ivr.config import LineError
 from ivr.flow import KEYS
 from ivr.phone import Heard, Phone, client_post
 from ivr.phone.transcript import TERMINAL, Transcript
@@ -38,7 +39,7 @@ ASK = {
 }
 
 
-class ScriptError(ValueError):
+class ScriptError(LineError):
     """A scripted token that does not fit what the call is waiting for."""
 
 
