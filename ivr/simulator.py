@@ -12,7 +12,6 @@ import contextvars
 import functools
 import re
 from datetime import datetime, time, timedelta, timezone
-from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from sqlalchemy import create_engine
@@ -23,7 +22,8 @@ from ivr.config import LineError, SettingsError, fixed_now
 from ivr.flow import KEYS, Flow
 from ivr.graph import mermaid, node_id
 from ivr.hours import is_open
-from ivr.phone import CallDropped, Heard, Phone, client_post
+from ivr.phone import CallDropped, Heard, Phone, PositionError, client_post
+from ivr.phone.transcript import BROWSER, Transcript, state_of
 from ivr.security import staff_headers, staff_refusal
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
@@ -132,13 +132,13 @@ def _run(flow: Flow, body: dict) -> dict:
             at, moment = _held_time(held.get("at"))
             when = _describe(flow, moment or _clock())
             phone = _resume(store, at, held.get("phone"))
-        start = len(phone.heard)
-        you, error = _act(phone, action, body), None
+        start, transcript = len(phone.heard), Transcript(flow, BROWSER)
+        you, error = _act(phone, action, body, transcript), None
         try:
             _drive(phone, action, body)
         except CallDropped as exc:
             phone.waiting, error = None, str(exc)
-        lines = [you] + _lines(flow, phone, phone.heard[start:])
+        lines = [you] + _lines(transcript, phone, phone.heard[start:])
         if error:
             lines.append({"kind": "error", "text": f"The line failed: {error}. Twilio would play "
                           "its application error and the caller would go to the fallback."})
@@ -162,7 +162,7 @@ def _resume(store: ScratchStore, at: str | None, position) -> Phone:
     """The phone a browser handed back, checked."""
     try:
         return Phone.resume(_post(store, at), position, **_where_to_call(), caller=CALLER)
-    except ValueError as exc:
+    except PositionError as exc:
         raise SimulatorError(f"That call cannot go on ({exc}); place a new call.") from None
 
 
@@ -185,7 +185,7 @@ def _post(store: ScratchStore, at: str | None):
     return lambda *args, **kwargs: contextvars.Context().run(post, *args, **kwargs)
 
 
-def _act(phone: Phone, action: str, body: dict) -> dict:
+def _act(phone: Phone, action: str, body: dict, transcript: Transcript) -> dict:
     """Check the action fits what the call waits for; return the caller's own line."""
     need = NEEDS[action]
     if need and phone.waiting not in need:
@@ -199,14 +199,7 @@ def _act(phone: Phone, action: str, body: dict) -> dict:
     words = body["words"] = " ".join(str(body.get("words", "")).split())[:MAX_WORDS]
     if action == "say" and not words:
         raise SimulatorError("Type what the caller says first.")
-    return {"call": {"kind": "you", "text": "You call the line."},
-            "press": {"kind": "you", "text": f"You press {keys}."},
-            "say": {"kind": "you", "text": f"You say: “{words}”"},
-            "silence": {"kind": "you", "text": "You stay silent."},
-            "answer": {"kind": "you", "text": "A counselor answers and presses 1 to take the call."},
-            "no_answer": {"kind": "you", "text": "Nobody answers."},
-            "message": {"kind": "you", "text": "You leave a 15-second message and press #."},
-            "hang_up": {"kind": "you", "text": "You hang up."}}[action]
+    return {"kind": "you", "text": transcript.did(action, keys=keys, words=words)}
 
 
 def _drive(phone: Phone, action: str, body: dict) -> None:
@@ -313,28 +306,15 @@ def _describe(flow: Flow, when: datetime) -> str:
 
 # -- describing what happened ----------------------------------------------------------------
 
-def _lines(flow: Flow, phone: Phone, heard: list[Heard]) -> list[dict]:
+def _lines(transcript: Transcript, phone: Phone, heard: list[Heard]) -> list[dict]:
     """Each thing the caller (or the counselor) heard, with where it came from."""
-    prompts = _prompt_names(flow)
     last_doc = phone.url
-    here = _state_of(_pending_url(phone)) if phone.waiting else {}
+    here = state_of(_pending_url(phone)) if phone.waiting else {}
     out = []
-    for item in heard:
-        state = here if item.doc == last_doc and here else _state_of(item.doc)
-        where = _place(flow, state)
-        if item.kind in ("say", "whisper"):
-            out.append({"kind": "say" if item.kind == "say" else "whisper", "text": item.text,
-                        "lang": item.lang, "prompt": _match(prompts, item.text), **where})
-        elif item.kind == "play":
-            out.append({"kind": "play", "text": f"A recording plays: {item.url}", **where})
-        elif item.kind == "dial":
-            out.append({"kind": "dial", "text": _ringing(flow, item), **where})
-        elif item.kind == "record":
-            out.append({"kind": "record", "text": f"Beep. Recording a message, up to "
-                        f"{item.extra.get('maxLength', '?')} seconds; # ends it.", **where})
-        elif item.kind in ("hangup", "end"):
-            out.append({"kind": "hangup", "text": "The line hangs up." if item.kind == "hangup"
-                        else "The line ran out of instructions and hung up.", **where})
+    for line in transcript.lines(heard):
+        state = here if line.doc == last_doc and here else state_of(line.doc)
+        spoken = {"lang": line.lang, "prompt": transcript.prompt(line.text)} if line.kind in ("say", "whisper") else {}
+        out.append({"kind": line.kind, "text": line.text, **spoken, **_place(transcript.flow, state)})
     return out
 
 
@@ -345,26 +325,17 @@ def _waiting(flow: Flow, phone: Phone) -> list[dict]:
     pending = phone.pending
     words = "a key or words" if pending.get("input") == "dtmf speech" else "a key"
     seconds = pending.get("timeout", "")
-    where = _place(flow, _state_of(_pending_url(phone)))
+    where = _place(flow, state_of(_pending_url(phone)))
     return [{"kind": "wait", "text": f"Waiting for {words}"
              + (f" ({seconds} seconds, then it goes on as if you stayed silent)." if seconds.isdigit() else "."),
              **where}]
-
-
-def _ringing(flow: Flow, item: Heard) -> str:
-    """'Ringing counselor desk: +1555..., for 25 seconds, screened'."""
-    group = _state_of(item.extra.get("action") or "").get("g", "")
-    name = "the crisis line" if group == call.CRISIS_GROUP else f"counselor {group}" if group else "the counselor line"
-    screened = "; screened: the counselor hears who is calling and presses 1 to take it" if item.screened else ""
-    return (f"Ringing {name} ({', '.join(item.numbers)}) for {item.extra.get('timeout') or '?'} "
-            f"seconds{screened}.")
 
 
 def _where(flow: Flow, phone: Phone) -> dict:
     """Where the call is now: a menu, a ring group, voicemail, or ended; and its diagram node."""
     if not phone.waiting:
         return {"node": None, "graph": None, "label": "The call has ended."}
-    state = _state_of(_pending_url(phone))
+    state = state_of(_pending_url(phone))
     if phone.waiting == "dial":
         group = state.get("g", "")
         graph = node_id("g_" + group) if group in flow.groups else \
@@ -385,11 +356,6 @@ def _pending_url(phone: Phone) -> str:
     return phone.pending.get("action", "") if phone.pending is not None else ""
 
 
-def _state_of(url: str) -> dict:
-    """A URL's query parameters (the call's state: n, l, g...)."""
-    return {k: v[0] for k, v in parse_qs(urlsplit(url or "").query).items()}
-
-
 def _place(flow: Flow, state: dict) -> dict:
     """Name the menu a state is at, with its title."""
     node = state.get("n") or flow.start
@@ -398,30 +364,6 @@ def _place(flow: Flow, state: dict) -> dict:
     if node in flow.menus:
         return {"menu": node, "menu_title": flow.menus[node].title}
     return {"menu": flow.start, "menu_title": flow.menus[flow.start].title}
-
-
-_patterns: dict = {}  # flow version -> _prompt_names' answer: built once, not on every step
-
-
-def _prompt_names(flow: Flow) -> list[tuple]:
-    """(pattern, prompt name) for every prompt; placeholders match any words."""
-    found = _patterns.get(flow.version)
-    if found is None:
-        found = []
-        for (_, name), text in flow.prompts.items():
-            pattern = re.escape(text)
-            for hole in re.findall(r"\{[a-z_]+\}", text):
-                pattern = pattern.replace(re.escape(hole), ".*?")
-            found.append((re.compile(pattern + r"\Z", re.S), name))
-        if len(_patterns) > 8:
-            _patterns.clear()
-        _patterns[flow.version] = found
-    return found
-
-
-def _match(prompts: list[tuple], text: str) -> str | None:
-    """The prompt a spoken text came from, if any."""
-    return next((name for pattern, name in prompts if pattern.match(text)), None)
 
 
 def _flow() -> Flow:

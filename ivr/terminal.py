@@ -21,16 +21,14 @@ import tempfile
 import textwrap
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import click
-import phonenumbers
 
 from ivr import parts
-from ivr.call import CRISIS_GROUP
 from ivr.config import LineError
 from ivr.flow import KEYS
 from ivr.phone import Heard, Phone, client_post
+from ivr.phone.transcript import TERMINAL, Transcript
 
 RING = {"a": "answer", "d": "decline", "v": "voicemail", "n": "noanswer", "b": "busy"}
 RECORD = {"m": "message", "s": "silence"}
@@ -52,7 +50,7 @@ class Terminal:
     def __init__(self, app, lang: str | None = None, echo=click.echo):
         self.app, self.echo = app, echo
         self.left_message = False
-        self.flow = parts.flow(app)
+        self.transcript = Transcript(parts.flow(app), TERMINAL)
         voice_path = "/voice" + (f"?l={lang}" if lang else "")
         self.phone = Phone(client_post(app.test_client()), base=app.config["IVR_PUBLIC_URL"] or "http://127.0.0.1",
                            auth_token=app.config["TWILIO_AUTH_TOKEN"], voice_path=voice_path)
@@ -72,7 +70,7 @@ class Terminal:
         word = token.lower()
         if word == "hangup":
             self.phone.hang_up()
-            self.echo("  (you hang up)")
+            self.echo(self.transcript.did("hang_up"))
             return
         if self.waiting == "gather":
             self._at_menu(token, word)
@@ -84,11 +82,11 @@ class Terminal:
     def _at_menu(self, token: str, word: str) -> None:
         """Press keys, say words, or stay silent at a menu."""
         if word in ("", "silence"):
-            self.echo("  (you say nothing)")
+            self.echo(self.transcript.did("silence"))
             self.show(self.phone.stay_silent())
         elif word == "message" and self.phone.after_silence == "Record":
             # The voicemail notice waits for a key first; a caller with a message waits for the tone.
-            self.echo("  (you wait for the tone)")
+            self.echo(self.transcript.did("tone"))
             self.show(self.phone.stay_silent())
             if self.waiting == "record":
                 self._recording("message")
@@ -96,25 +94,23 @@ class Terminal:
             for key in token:
                 if self.waiting != "gather":
                     break
-                self.echo(f"  (you press {key})")
+                self.echo(self.transcript.did("press", keys=key))
                 self.show(self.phone.press(key))
         else:
-            self.echo(f'  (you say "{token}")')
+            self.echo(self.transcript.did("say", words=token))
             self.show(self.phone.say(token))
 
     def _ringing(self, outcome: str) -> None:
         """Finish a ring the way staff chose."""
         keys = {"answer": "1", "decline": "2", "voicemail": ""}
         if outcome in keys:
-            self.echo({"answer": "  (a counselor answers)", "decline": "  (a counselor answers)",
-                       "voicemail": "  (a phone's own voicemail answers)"}[outcome])
-            for heard in self.phone.counselor_answers(keys[outcome]):
-                self.echo(f"    counselor hears: {heard.text}")
+            self.echo(self.transcript.did(outcome))
+            self.write(self.phone.counselor_answers(keys[outcome]))
             if outcome != "voicemail":
-                self.echo(f"    counselor presses {keys[outcome]}")
+                self.echo(self.transcript.did("presses", keys=keys[outcome]))
             self.show(self.phone.ring_ends("completed"))
         elif outcome in ("noanswer", "busy"):
-            self.echo("  (nobody answers)" if outcome == "noanswer" else "  (the line is busy)")
+            self.echo(self.transcript.did("no_answer" if outcome == "noanswer" else "busy"))
             self.show(self.phone.ring_ends("no-answer" if outcome == "noanswer" else "busy"))
         else:
             raise ScriptError(f"'{outcome}' is not a ring outcome; use answer, decline, voicemail, "
@@ -124,10 +120,10 @@ class Terminal:
         """Speak a message into the recording, or nothing."""
         if outcome == "message":
             self.left_message = True
-            self.echo("  (you speak a message for 15 s and press #)")
+            self.echo(self.transcript.did("message"))
             self.show(self.phone.leave_message(15))
         elif outcome == "silence":
-            self.echo("  (you say nothing)")
+            self.echo(self.transcript.did("silence"))
             self.show(self.phone.record_nothing())
         else:
             raise ScriptError(f"'{outcome}' is not a way to answer the recording; use message or "
@@ -136,44 +132,18 @@ class Terminal:
     # -- showing what the caller hears ---------------------------------------------------------
     def show(self, heard: list[Heard]) -> None:
         """Print what the caller heard, then what the line waits for."""
-        for item in heard:
-            line = self.describe(item)
-            if line:
-                self.echo(line)
+        self.write(heard)
         if self.waiting:
             self.echo(f"  > {ASK[self.waiting]}")
         else:
             self.echo("-- the call has ended --")
 
-    def describe(self, item: Heard) -> str:
-        """One line for one thing heard."""
-        if item.kind == "say":
-            return _wrapped(f"[{item.lang}] ", item.text)
-        if item.kind == "play":
-            parts = urlsplit(item.url).path.split("/")  # /audio/<lang>/<file>
-            lang, file = (parts[-2], parts[-1]) if len(parts) >= 4 else ("?", item.url)
-            known = self.flow.languages.get(lang)
-            text = self.flow.text(lang, Path(file).stem) if known else ""
-            return _wrapped(f"[{known.speech if known else lang}] ",
-                            f"(plays the recording prompts/{lang}/{file}) {text}")
-        if item.kind == "dial":
-            return self.ringing(item)
-        if item.kind == "record":
-            return f"(recording a message: up to {item.extra.get('maxLength', '?')} s, # ends it)"
-        if item.kind == "hangup":
-            return "(the line hangs up)"
-        if item.kind == "end":
-            return "(the line ran out of instructions and hung up: Twilio would do the same; report this)"
-        return ""
-
-    def ringing(self, item: Heard) -> str:
-        """'Ringing counselor desk: +1 555-555-0100, +1 555-555-0101 (screened)'."""
-        query = parse_qs(urlsplit(item.extra.get("action") or "").query)
-        group = query.get("g", ["?"])[0]
-        numbers = ", ".join(_pretty(n) for n in item.numbers)
-        screened = " (screened)" if item.screened else ""
-        name = "the crisis line" if group == CRISIS_GROUP else f"counselor {group}"
-        return f"Ringing {name}: {numbers}{screened}, for {item.extra.get('timeout')} s"
+    def write(self, heard: list[Heard]) -> None:
+        """Print a line for each thing heard; words spoken under their language, wrapped."""
+        for line in self.transcript.lines(heard):
+            text = _wrapped(f"[{line.lang}] ", line.text) if line.kind in ("say", "play") else line.text
+            if text:  # a Say with no words is heard as nothing
+                self.echo(text)
 
 
 def _wrapped(lead: str, text: str, width: int = 100) -> str:
@@ -183,15 +153,6 @@ def _wrapped(lead: str, text: str, width: int = 100) -> str:
     lines = [textwrap.fill(p, width, initial_indent=lead if i == 0 else indent, subsequent_indent=indent)
              for i, p in enumerate(paragraphs)]
     return "\n".join(lines)
-
-
-def _pretty(number: str) -> str:
-    """A phone number as people write it, with its country code."""
-    try:
-        return phonenumbers.format_number(phonenumbers.parse(number),
-                                          phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    except phonenumbers.NumberParseException:
-        return number
 
 
 def run(app, lang: str | None, script: str | None, echo=click.echo, read=None) -> Terminal:
@@ -211,7 +172,7 @@ def run(app, lang: str | None, script: str | None, echo=click.echo, read=None) -
         try:
             token = read()
         except (click.Abort, EOFError):
-            echo("\n  (you hang up)")
+            echo("\n" + terminal.transcript.did("hang_up"))
             terminal.phone.hang_up()
             return terminal
         try:

@@ -42,7 +42,7 @@ def at_counselor(phone) -> Phone:
 
 def test_weekday_morning_zero_rings_the_desk_with_screening_and_ringing_for_the_caller(phone, client):
     call = at_counselor(phone)
-    dial = call._pending
+    dial = call.pending
     assert call.last_dial.numbers == DESK and call.last_dial.screened
     assert dial.get("answerOnBridge") == "true" and dial.get("timeout") == "25"
     assert all("/voice/whisper" in n.get("url") for n in dial.findall("Number"))
