@@ -9,6 +9,7 @@ from sqlalchemy import insert, select, update
 
 from ivr.db import upserts
 from ivr.db.schema import as_utc, calls, events
+from ivr.outcome import TRANSFER
 
 # What EventSink.note takes: "started" (with caller_key), "transferred", "ended" (with status,
 # duration, caller_key).
@@ -38,7 +39,7 @@ def _write_one(conn, fact: str, row: dict) -> None:
         values = {"transferred": True}
     elif fact == "ended":
         asked = conn.execute(select(events.c.id).where(
-            events.c.call_sid == sid, events.c.outcome.like("transfer:%"))).first() is not None
+            events.c.call_sid == sid, events.c.outcome.like(TRANSFER + "%"))).first() is not None
         values = {"ended_at": at, "status": row["b_status"], "duration": row["b_duration"],
                   "transferred": bool(found and found.transferred) or asked,
                   "caller_key": (found.caller_key if found else None) or row["b_caller_key"]}

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from ivr.db.schema import calls, events, screens
+from ivr.outcome import TRANSFER
 
 # The dialects that can insert-or-update in one statement, by SQLAlchemy's name for them.
 DIALECTS = {"sqlite": sqlite_dialect, "postgresql": postgresql_dialect}
@@ -50,7 +51,7 @@ def _transferred(dialect):
 def _ended(dialect):
     """A call ended: its status and length, and whether any of its events asked for a transfer."""
     sid, at = _sid(), _at()
-    asked = exists().where(events.c.call_sid == sid, events.c.outcome.like("transfer:%"))
+    asked = exists().where(events.c.call_sid == sid, events.c.outcome.like(TRANSFER + "%"))
     query = dialect.insert(calls).values(
         call_sid=sid, started_at=at, ended_at=at, caller_key=_key(),
         status=bindparam("b_status", type_=String(32)), duration=bindparam("b_duration", type_=Integer),
