@@ -75,9 +75,9 @@ def engine(store_url):
     engine.dispose()
 
 
-def message_call(server, account: str | None = None, **kwargs):
-    """A caller who reaches nobody and leaves a message, over HTTP, signed (from `account` if given)."""
-    call = server.phone(auth_token=TOKEN, caller=CALLER, **kwargs)
+def message_call(server, account: str | None = None, seconds: int = 20, caller: str = CALLER, **kwargs):
+    """A caller who reaches nobody and leaves a message of `seconds`, over HTTP, signed (from `account` if given)."""
+    call = server.phone(auth_token=TOKEN, caller=caller, **kwargs)
     if account:
         call.account = account
     call.dial_in()
@@ -85,5 +85,5 @@ def message_call(server, account: str | None = None, **kwargs):
     call.ring_ends("no-answer")
     call.ring_ends("busy")
     call.stay_silent()
-    call.leave_message(20)
+    call.leave_message(seconds)
     return call

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import PUBLIC_URL, ROOT, TOKEN, WEEKDAY_MORNING, Server
 from tests.test_browser import ARGS, CHROMIUM, STAFF
-from tests.staffing import add_account
+from tests.staffing import add_account, message_call
 from tests.test_callbacks import CALLER
 from tests.twilio_standin import ACCOUNT, StandIn, api_settings, with_audio
 
@@ -68,14 +68,7 @@ def browser():
 
 
 def test_the_callback_page_plays_a_message_through_the_line(line, twilio, browser):
-    call = line.phone(caller=CALLER, auth_token=TOKEN)
-    call.account = ACCOUNT
-    call.dial_in()
-    call.press("0")
-    call.ring_ends("no-answer")
-    call.ring_ends("busy")
-    call.stay_silent()
-    call.leave_message(3)
+    call = message_call(line, ACCOUNT, seconds=3, caller=CALLER)
     sid = with_audio(twilio, call, seconds=3)
 
     page = browser.new_page()

@@ -10,6 +10,7 @@ from ivr import audit, create_app, db, parts
 from ivr.cli import main
 from ivr.phone import Phone, client_post
 from tests.conftest import PUBLIC_URL, ROOT, TOKEN
+from tests.staffing import message_call
 from tests.test_callbacks import CALLER, add_callback, leave_message
 from tests.twilio_standin import ACCOUNT, api_settings, standin, tone_wav, with_audio  # noqa: F401
 
@@ -147,14 +148,7 @@ def test_in_production_the_recording_needs_the_staff_password(settings, standin)
 
 def test_a_message_plays_through_gunicorn_with_ranges(serve, standin):
     server = serve({**api_settings(standin), "IVR_SECRET_KEY": "test-secret"})
-    call = server.phone(caller=CALLER, auth_token=TOKEN)
-    call.account = ACCOUNT
-    call.dial_in()
-    call.press("0")
-    call.ring_ends("no-answer")
-    call.ring_ends("busy")
-    call.stay_silent()
-    call.leave_message(3)
+    call = message_call(server, ACCOUNT, seconds=3, caller=CALLER)
     sid = with_audio(standin, call, 3)
     import urllib.request
     page = urllib.request.urlopen(server.base + "/staff/callbacks", timeout=10).read().decode()
