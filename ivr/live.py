@@ -36,6 +36,7 @@ SLOW_LOOK, SLOW_LOAD = 0.005, 0.2
 LOOK_SHARE = 0.02  # at most this share of a worker's time goes to looking for edits
 LONGEST_WAIT = 5.0  # but an edit is live within this long (plus the load) however big the flow
 PIECE = 200  # menus or prompts a worker unpickles at a time: a request waits at most for one piece
+LET_GO_WAIT = 30.0  # seconds an old big flow is kept for the requests and caches still serving it
 
 
 # The separate process of LiveFlow._check_elsewhere: the same check_flow, its result parcelled.
@@ -190,11 +191,15 @@ class LiveFlow:
             log.error("flow edit refused (worker %d); still serving version %s: %s", os.getpid(),
                       self.flow.version, "; ".join(self.error))
             return False
+        old = [self.flow]
         self.flow, self.error, self.error_at = flow, [], None  # one assignment: atomic for readers
         if self._slow:
             # A big flow is a million objects that live until the next edit: out of the collector's
             # sight, or each full collection walks them all while a call waits (100 ms on 2,000 menus).
             gc.freeze()
+            # Freed all at once, the old one would hold the interpreter for the request that
+            # drops it last (9 ms for 2,000 menus, bench/pause.py): freed a piece at a time instead.
+            threading.Thread(target=_let_go, args=(old,), name="ivr-flow-let-go", daemon=True).start()
         metrics.reloaded(True)
         self._announce("is live (worker %d)")
         return True
@@ -281,10 +286,33 @@ def unparcel(data: bytes) -> tuple:
             for chunk in chunks:
                 table.update(pickle.loads(chunk))
                 time.sleep(0)  # a waiting request runs now, not after the whole flow
-        return dataclasses.replace(flow, **tables), problems
+        flow = dataclasses.replace(flow, **tables)
+        # Out of the collector's sight before it wakes: else its first young collection walks
+        # every object just read (a million for 2,000 menus) while a call waits.
+        gc.freeze()
+        return flow, problems
     finally:
         if collecting:
             gc.enable()
+
+
+def _let_go(held: list) -> None:
+    """Free the flow in `held` a piece at a time, once the requests and caches still serving it are done."""
+    flow = held.pop()
+    pieces = [values[i:i + PIECE] for values in (list(getattr(flow, f.name).values())
+                                                 for f in dataclasses.fields(flow)
+                                                 if isinstance(getattr(flow, f.name), dict))
+              for i in range(0, len(values), PIECE)]
+    waited = 0.0
+    # Two references: `flow` here and getrefcount's own. Until then a request or the app's
+    # Edition still serves it; after LET_GO_WAIT the pieces go anyway (whoever holds it frees the rest).
+    while sys.getrefcount(flow) > 2 and waited < LET_GO_WAIT:
+        time.sleep(0.05)
+        waited += 0.05
+    del flow  # the tables themselves: what they hold is still held by `pieces`
+    while pieces:
+        pieces.pop()
+        time.sleep(0)  # a waiting request runs now, not after the whole flow
 
 
 def _shared_folder() -> Path:

@@ -91,6 +91,28 @@ def test_a_parcelled_check_reads_back_as_the_same_flow(tmp_path):
     assert flow is None and any("topic_one" in str(p) for p in problems)
 
 
+def test_an_old_big_flow_is_let_go_only_once_nothing_serves_it(flow_dir):
+    import gc
+    import threading
+    import weakref
+
+    from ivr import live
+    flow, _ = check_flow(flow_dir / "call_flows.yaml")
+    served = flow  # a request, or the app's Edition, still serving the old version
+    gone = weakref.ref(flow)
+    menu = weakref.ref(next(iter(flow.menus.values())))
+    letting_go = threading.Thread(target=live._let_go, args=([flow],))
+    del flow
+    letting_go.start()
+    letting_go.join(0.3)
+    assert letting_go.is_alive() and gone() is served  # it waits for the request
+    assert served.menus  # and leaves the flow whole meanwhile
+    del served
+    letting_go.join(5)
+    gc.collect()
+    assert not letting_go.is_alive() and gone() is None and menu() is None
+
+
 @pytest.mark.slow
 def test_workers_share_one_check_of_a_big_edit(serve, tmp_path, monkeypatch):
     from tests import test_reload
