@@ -9,6 +9,7 @@ One noun per module; `from ivr import db` gives the names the rest of the line u
 
 - schema: the tables, the statuses they keep, times in UTC
 - connection: DATABASE_URL to an engine (StoreError when unusable), the doctor's scratch write
+- gate: SQLite's writers one at a time, each let in the moment the last one is done
 - upserts: the insert-or-update statements by name and dialect (an unknown name is refused)
 - facts: a call's record from facts noted in any order
 - writer: the events writer (EventSink), a background thread off the webhook's path

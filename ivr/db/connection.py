@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
 from ivr.config import LineError
+from ivr.db import gate
 from ivr.db.schema import metadata, screens, utcnow
 
 
@@ -63,6 +64,8 @@ def connect(url: str) -> Engine:
         engine = create_engine(url, hide_parameters=True, pool_pre_ping=False,  # a file needs no ping
                                connect_args={"check_same_thread": False, "timeout": 15})
         event.listen(engine, "connect", _sqlite_wal)
+        if path and path != ":memory:":
+            gate.install(engine, path)
     else:
         engine = create_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=5, max_overflow=5,
                                pool_timeout=2, connect_args={"connect_timeout": 2})
