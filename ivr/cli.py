@@ -8,6 +8,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.config import DEFAULTS, LineError
+from ivr.db.schema import CALLBACK_PROGRESS, CALLBACK_STATUSES
 from ivr.doctor import counted
 from ivr.problem import FlowError
 
@@ -149,8 +150,9 @@ def _call_time(path: str, at: str) -> str:
 
 
 @main.group(invoke_without_command=True)
-@click.option("--status", type=click.Choice(["new", "called_back", "closed", "all"]), default="all",
-              help="Show only requests with this status.")
+@click.option("--status", type=click.Choice([*CALLBACK_STATUSES, *CALLBACK_PROGRESS, "all"]), default="all",
+              help="Show only requests with this status (calling, talked and no_answer: a call-back placed "
+                   "through Twilio).")
 @click.pass_context
 def callbacks(ctx, status):
     """List voicemail and callback requests, newest first, in the desk's local time."""

@@ -110,6 +110,16 @@ def test_ivr_callbacks_done_marks_one_called_back_then_closed(store, runner):
                          "1 shown, status closed"]
 
 
+def test_ivr_callbacks_lists_a_call_back_placed_through_twilio_by_its_progress(store, runner):
+    url, engine = store
+    waiting = add_callback(engine, datetime(2026, 12, 1, 15, 0, tzinfo=UTC))
+    unanswered = add_callback(engine, datetime(2026, 12, 1, 16, 0, tzinfo=UTC), status="no_answer")
+    listed = ivr(runner, url, "callbacks", "--status", "no_answer")
+    assert listed.exit_code == 0, listed.output
+    assert f"\n{unanswered} " in listed.output and f"\n{waiting} " not in listed.output
+    assert "no_answer" in listed.output
+
+
 def test_ivr_callbacks_done_with_an_unknown_id_says_what_to_do(store, runner):
     result = ivr(runner, store[0], "callbacks", "done", "999")
     assert result.exit_code == 1
