@@ -77,3 +77,19 @@ def test_a_reader_does_not_wait_for_a_writer(tmp_path):
         conn.execute(insert(db.screens), {"call_sid": "CA-writing", "accepted_at": db.utcnow()})
         assert _count(engine) == 0  # another connection reads the last commit at once (WAL)
     assert _count(engine) == 1
+
+
+def test_a_worker_forked_while_its_master_writes_can_write(tmp_path):
+    import os
+    engine = _engine(tmp_path / "ivr.db")
+    with engine.begin() as conn:
+        conn.execute(insert(db.screens), {"call_sid": "CA-master", "accepted_at": db.utcnow()})
+        pid = os.fork()
+        if pid == 0:  # the worker: the master's gate is not its own
+            code = 1
+            try:
+                code = 0 if all(gate._threads.acquire(timeout=2) for gate in list(db.gate._GATES)) else 3
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

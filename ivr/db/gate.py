@@ -14,6 +14,7 @@ import fcntl
 import logging
 import os
 import threading
+import weakref
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -29,6 +30,11 @@ class WriteGate:
 
     def __init__(self, path: str):
         self.path = path + "-writer"
+        self._forked()
+        _GATES.add(self)
+
+    def _forked(self) -> None:
+        """Start unlocked: a worker forked while its master's thread was writing owns neither lock."""
         self._threads = threading.Lock()  # not an RLock: the pool may give a connection back on another thread
         self._file = None
         self._pid = None
@@ -50,13 +56,20 @@ class WriteGate:
             fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
         except (OSError, AttributeError, ValueError):
             pass
-        self._threads.release()
+        try:
+            self._threads.release()
+        except RuntimeError:  # taken before this worker was forked: _forked made it anew, unlocked
+            pass
 
     def _own_file(self):
         """This process's lock file: one opened before gunicorn forks would be one lock for every worker."""
         if self._pid != os.getpid():
             self._file, self._pid = open(self.path, "ab"), os.getpid()  # noqa: SIM115 (kept open)
         return self._file
+
+
+_GATES: weakref.WeakSet = weakref.WeakSet()
+os.register_at_fork(after_in_child=lambda: [gate._forked() for gate in list(_GATES)])
 
 
 def install(engine: Engine, path: str) -> WriteGate:
