@@ -41,7 +41,6 @@ TALK_SECONDS = 45
 DIAL_STATUSES = ("completed", "answered", "busy", "no-answer", "failed", "canceled")
 # When anything fails mid-call (Twilio's fallback URL): the apology, then a ring of everyone.
 FALLBACK_TEXT = "We are sorry, something went wrong, so we are connecting you to a counselor now."
-FALLBACK_GROUP = "_fallback"
 FALLBACK_RING_SECONDS = 25
 AT_ONCE = 10  # Twilio rings at most this many numbers at once
 
@@ -102,9 +101,11 @@ class Ask:
 
 @dataclass(frozen=True)
 class Ring:
-    """Ring a counselor group (or one number of it), screening each answer if asked."""
+    """Ring a counselor group (or one number of it), screening each answer if asked.
 
-    group: str
+    Which group it is travels in `params` (g=), to the Dial's action.
+    """
+
     numbers: tuple
     seconds: int
     screen: bool
@@ -349,8 +350,8 @@ def _crisis_line(flow: Flow, state: CallState) -> Reply:
 
 def _lifeline(flow: Flow, state: CallState) -> Ring:
     """The ring of the flow's crisis line: unscreened, the longest ring Twilio allows."""
-    return Ring(CRISIS_GROUP, (flow.crisis_line,), CRISIS_RING_SECONDS, False,
-                {**state.params(), "g": CRISIS_GROUP, "i": "0"}, {})
+    return Ring((flow.crisis_line,), CRISIS_RING_SECONDS, False,
+                {**state.params(), "g": CRISIS_GROUP}, {})  # one number: no i= to ring in turn
 
 
 def _guidance(flow: Flow, state: CallState, now: datetime, lead: tuple = ()) -> Reply:
@@ -408,7 +409,7 @@ def fallback(flow: Flow, now: datetime, lang: str | None, crisis: bool) -> Reply
     name = flow.messages["fallback_sorry"]
     sorry = Speech(name, flow.text(code, name) or FALLBACK_TEXT, code)
     held = {**({"l": lang} if lang else {}), **({"x": "1"} if crisis else {})}
-    ring = Ring(FALLBACK_GROUP, _everyone(flow, code, now), FALLBACK_RING_SECONDS, False,
+    ring = Ring(_everyone(flow, code, now), FALLBACK_RING_SECONDS, False,
                 {"step": "after", **held}, {})
     return Reply(ring, (sorry,))
 
@@ -494,7 +495,7 @@ def _ring(flow: Flow, state: CallState, group: str, index: int) -> Ring:
     # counselor who does not speak it knows before pressing 1; and says when it is a crisis.
     told = {"n": state.node, **({"l": state.lang} if state.lang != flow.default_language else {}),
             **({"x": "1"} if state.crisis else {})}
-    return Ring(group, numbers, ring.seconds, ring.screen, params, told)
+    return Ring(numbers, ring.seconds, ring.screen, params, told)
 
 
 def _say(flow: Flow, lang: str, prompt: str) -> Speech:

@@ -322,6 +322,7 @@ def test_a_crisis_caller_nobody_answers_rings_the_crisis_line_never_voicemail(ph
     call.dial_in()
     call.press("1")
     call.say("my friend is not breathing")
+    assert call.after_silence == "Dial"  # silence rings at once, without asking the line again
     call.stay_silent()
     assert call.last_dial.numbers == DESK and call.last_dial.screened
     start = len(call.heard)
@@ -330,6 +331,7 @@ def test_a_crisis_caller_nobody_answers_rings_the_crisis_line_never_voicemail(ph
     call.ring_ends("busy")
     assert call.said(start).endswith(flow.text("en", "crisis_line"))
     assert flow.text("en", "voicemail_intro") not in call.said(start)
+    assert call.after_silence == "Dial"
     call.stay_silent()
     assert call.last_dial.numbers == ("+18002738255",) and not call.last_dial.screened
     assert call.last_dial.extra["timeout"] == "30"  # the longest ring
