@@ -204,7 +204,7 @@ def answer(flow: Flow, state: CallState, digits, speech, now: datetime) -> Reply
         return transfer(flow, state, now, "asked")
     if state.node in (SAVED_NODE, UNSAVED_NODE):
         if key == GUIDANCE_KEY:
-            return _guidance(flow, state, now)
+            return _guidance(flow, state)
         if key == flow.repeat_key:
             return _after_message(flow, replace(state, tries=0), Outcome.REPEATED)
         return _failed(flow, state, now, "wrong_key")
@@ -221,7 +221,7 @@ def answer(flow: Flow, state: CallState, digits, speech, now: datetime) -> Reply
     if target == REPEAT:
         return _menu(flow, replace(state, tries=0), now, full=True, outcome=Outcome.REPEATED)
     if target == flow.start and state.node != flow.start:
-        return _guidance(flow, state, now)  # 9: the main menu's choices, not the whole greeting
+        return _guidance(flow, state)  # 9: the main menu's choices, not the whole greeting
     if target in flow.menus:
         return _menu(flow, state.at(target), now, full=True, outcome=Outcome.CHOSE)
     return _failed(flow, state, now, "wrong_key")
@@ -329,7 +329,7 @@ def recorded(flow: Flow, state: CallState, has_message: bool, now: datetime, sto
     if not has_message:
         if state.node == VOICEMAIL_NODE and not state.tries:  # the notice once more
             return voicemail(flow, state, now, lead=(_say(flow, state.lang, "no_message"),), again=True)
-        return _guidance(flow, state, now, lead=(_say(flow, state.lang, "no_message"),))
+        return _guidance(flow, state, lead=(_say(flow, state.lang, "no_message"),))
     if not stored:
         return _after_message(flow, replace(state, node=UNSAVED_NODE, tries=0), "not_saved")
     return _after_message(flow, replace(state, node=SAVED_NODE, tries=0, saved=True), "message")
@@ -354,9 +354,9 @@ def _lifeline(flow: Flow, state: CallState) -> Ring:
                 {**state.params(), "g": CRISIS_GROUP}, {})  # one number: no i= to ring in turn
 
 
-def _guidance(flow: Flow, state: CallState, now: datetime, lead: tuple = ()) -> Reply:
+def _guidance(flow: Flow, state: CallState, lead: tuple = ()) -> Reply:
     """The main menu's choices (not the whole greeting): 9 from a topic, a message or the notice."""
-    return _menu(flow, state.at(flow.start), now, full=False, outcome=Outcome.CHOSE, lead=lead)
+    return _menu(flow, state.at(flow.start), None, full=False, outcome=Outcome.CHOSE, lead=lead)
 
 
 def whisper(flow: Flow, params) -> Reply:
@@ -429,9 +429,9 @@ def _everyone(flow: Flow, lang: str, now: datetime) -> tuple:
 
 # -- helpers -------------------------------------------------------------------------------
 
-def _menu(flow: Flow, state: CallState, now: datetime, full: bool, outcome: str,
+def _menu(flow: Flow, state: CallState, now: datetime | None, full: bool, outcome: str,
           lead: tuple = ()) -> Reply:
-    """Speak a menu inside a Gather: its explanation when `full`, then its choices."""
+    """Speak a menu inside a Gather: its explanation (with the hours, at `now`) when `full`, then its choices."""
     menu = flow.menus[state.node]
     speech = list(lead)
     if full:
@@ -482,7 +482,7 @@ def _voicemail_choice(flow: Flow, state: CallState, key, now: datetime) -> Reply
     if key in (flow.counselor_key, COUNSELOR):
         return transfer(flow, state, now, "asked")
     if key == GUIDANCE_KEY:
-        return _guidance(flow, state, now)
+        return _guidance(flow, state)
     return Reply(Record(state.params(), flow.record_seconds), outcome=Outcome.RECORDING, node=state.node)
 
 

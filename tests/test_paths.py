@@ -100,13 +100,14 @@ def test_9_during_the_voicemail_notice_is_the_guidance_not_a_recording(phone, fl
     assert not [h for h in call.heard[start:] if h.kind == "record"]
 
 
-def test_another_key_during_the_voicemail_notice_starts_the_recording(phone):
+def test_another_key_during_the_voicemail_notice_starts_the_recording(phone, flow):
     call = phone()
     call.dial_in()
     to_voicemail(call)
     start = len(call.heard)
     call.press("5")
     assert call.waiting == "record" and call.said(start) == ""
+    assert call.pending.get("maxLength") == str(flow.record_seconds)  # as long as the notice said
 
 
 # -- one mistake, move on, another mistake -------------------------------------------------------
@@ -500,6 +501,12 @@ STEP_SCRIPTS = {
          ("answer", "rehab", "rang"), ("dialed", "rehab", "ring:no-answer"), ("dialed", "rehab", "crisis_line"), ("answer", "rehab", "rang"),
          ("dialed", "rehab", "transfer:again"), ("whisper", "", "whisper"), ("screened", "", "accepted"),
          ("dialed", "rehab", "talked")]),
+    "a counselor from the voicemail notice": (
+        lambda c: (to_voicemail(c), c.press("0"), c.ring_ends("completed", counselor_keys="1")),
+        [("voice", "welcome", "greeted"), ("answer", "welcome", "transfer:asked"),
+         ("dialed", "welcome", "ring:no-answer"), ("dialed", "_voicemail", "voicemail"),
+         ("answer", "_voicemail", "transfer:asked"), ("whisper", "", "whisper"), ("screened", "", "accepted"),
+         ("dialed", "_voicemail", "talked")]),
     "no sound, twice": (
         lambda c: (to_voicemail(c), c.stay_silent(), c.leave_message(0), c.stay_silent(), c.leave_message(0),
                    c.press("2"), c.press("#"), c.press("#")),
