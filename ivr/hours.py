@@ -463,16 +463,15 @@ ES_MONTHS = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio",
              "agosto", "septiembre", "octubre", "noviembre", "diciembre")
 
 
-def describe_opening(when: datetime, now: datetime, lang: str = "en", day_names=None, month_names=None) -> str:
+def describe_opening(when: datetime, now: datetime, lang: str, day_names=None, month_names=None) -> str:
     """A spoken phrase for when, e.g. "tomorrow at 9:30 AM" / "mañana a las 9 y 30 de la mañana".
 
-    day_names (Monday first) and month_names (January first) are the flow's, from prompts/;
-    None says the language's own built-in names.
+    when and now are aware; "today" and "tomorrow" are the desk's (when's zone). day_names
+    (Monday first) and month_names (January first) are the flow's, from prompts/; None says
+    the language's own built-in names.
     """
-    if when.tzinfo is not None and now.tzinfo is not None:
-        now = now.astimezone(when.tzinfo)
-    days = (when.date() - now.date()).days
-    spanish = str(lang or "").lower().replace("_", "-").split("-")[0] == "es"
+    days = (when.date() - now.astimezone(when.tzinfo).date()).days
+    spanish = str(lang).lower().replace("_", "-").split("-")[0] == "es"
     if spanish:
         return _say_es(when, days, day_names or ES_DAYS, month_names or ES_MONTHS)
     return _say_en(when, days, day_names or DAY_NAMES, month_names or EN_MONTHS)

@@ -282,7 +282,28 @@ def test_fall_back_hour_opens_twice():
     assert second.fold == 1 and second.utcoffset() == timedelta(hours=-5)
 
 
+def test_in_the_fall_back_hour_the_next_opening_is_the_next_in_real_time_not_on_the_clock():
+    # Two short windows in the repeated hour: at 01:30 EDT the next opening is 01:40 EDT, ten
+    # minutes on, though 01:10 EST (second time round) comes first on the clock.
+    hours = build({"timezone": "America/New_York", "open": {"sun": ["01:10-01:20", "01:40-01:50"]}})
+    opening = next_opening(hours, ny(2026, 11, 1, 1, 30))
+    assert opening.astimezone(UTC) == datetime(2026, 11, 1, 5, 40, tzinfo=UTC)
+
+
 # ---------------------------------------------------------------- next_opening
+
+
+def test_at_the_opening_minute_the_next_opening_is_the_one_after(shipped):
+    # Open from 08:00: asked at 08:00 sharp, the desk is open, and it next opens tomorrow.
+    assert next_opening(shipped, ny(2026, 3, 4, 8, 0)) == ny(2026, 3, 5, 8, 0)
+
+
+def test_an_opening_more_than_14_days_away_is_not_looked_for():
+    # Closed for the 14 days after Tuesday 1 December: the next opening, on the 16th, is 15 days on.
+    closed = [f"2026-12-{day:02d}" for day in range(2, 16)]
+    hours = build({"timezone": "America/New_York", "open": {"mon-sun": "08:00-20:00"}, "closed_on": closed})
+    assert next_opening(hours, ny(2026, 12, 1, 21, 0)) is None
+    assert next_opening(hours, ny(2026, 12, 2, 21, 0)) == ny(2026, 12, 16, 8, 0)  # 14 days on: found
 
 
 def test_next_opening_from_sunday_3am(shipped):
@@ -365,6 +386,7 @@ def test_next_opening_only_looks_14_days_ahead():
     (ny(2026, 3, 4, 20, 0), ny(2026, 3, 4, 19, 0), "en", "today at 8 PM"),
     (ny(2026, 3, 4, 11, 59), ny(2026, 3, 4, 11, 0), "en", "today at 11:59 AM"),
     (ny(2026, 3, 5, 9, 30), ny(2026, 3, 4, 21, 0), "es-MX", "mañana a las 9 y 30 de la mañana"),
+    (ny(2026, 3, 5, 9, 30), ny(2026, 3, 4, 21, 0), "es_MX", "mañana a las 9 y 30 de la mañana"),
     (ny(2026, 3, 5, 9, 30), ny(2026, 3, 4, 21, 0), "fr", "tomorrow at 9:30 AM"),
     (ny(2026, 3, 5, 9, 30), ny(2026, 3, 4, 21, 0), "", "tomorrow at 9:30 AM"),
 ])
@@ -379,6 +401,11 @@ def test_describe_opening_uses_the_desk_date_not_utc():
 
 
 def test_describe_opening_a_week_or_more_away_gives_the_date():
+    # Exactly a week: "on Tuesday" alone would be heard as the coming Tuesday.
+    assert describe_opening(ny(2026, 12, 8, 8, 0), ny(2026, 12, 1, 21, 0), "en") == "on Tuesday, December 8 at 8 AM"
+    assert describe_opening(ny(2026, 12, 8, 8, 0), ny(2026, 12, 1, 21, 0), "es") == \
+        "el martes 8 de diciembre a las 8 de la mañana"
+    assert describe_opening(ny(2026, 12, 7, 8, 0), ny(2026, 12, 1, 21, 0), "en") == "on Monday at 8 AM"
     assert describe_opening(ny(2027, 1, 4, 8, 0), ny(2026, 12, 24, 21, 0), "en") == "on Monday, January 4 at 8 AM"
     assert describe_opening(ny(2027, 1, 4, 8, 0), ny(2026, 12, 24, 21, 0), "es") == \
         "el lunes 4 de enero a las 8 de la mañana"
@@ -409,10 +436,13 @@ def test_unknown_timezone_suggests():
     assert "America/New_Yrok" in problem.message and "did you mean 'America/New_York'" in problem.message
 
 
-@pytest.mark.parametrize("name", ["new york", "america/new_york", "New_York"])
-def test_timezone_city_or_case_suggests(name):
+@pytest.mark.parametrize("name,zone", [("new york", "America/New_York"), ("america/new_york", "America/New_York"),
+                                       ("New_York", "America/New_York"),
+                                       ("Buenos Aires", "America/Argentina/Buenos_Aires"),  # a zone in three parts
+                                       ("Indianapolis", "America/Indiana/Indianapolis")])
+def test_timezone_city_or_case_suggests(name, zone):
     problem = only(parse(dict(SHIPPED, timezone=name))[1])
-    assert "did you mean 'America/New_York'" in problem.message
+    assert f"did you mean '{zone}'" in problem.message
 
 
 def test_missing_timezone():
