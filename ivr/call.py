@@ -108,9 +108,9 @@ class Ring:
 
     numbers: tuple
     seconds: int
-    screen: bool
     params: dict
-    whisper_params: dict
+    screen: bool = False  # unscreened: whoever answers is put through (the crisis line, the fallback)
+    whisper_params: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -252,7 +252,8 @@ def transfer(flow: Flow, state: CallState, now: datetime, reason: str, lead: tup
 
 def crisis(flow: Flow, state: CallState, now: datetime) -> Reply:
     """Crisis words: what to do right now (911, 988), then a counselor at once, no menu between."""
-    state = replace(state, crisis=True, tries=0)
+    # No tries kept: from here the call only rings, never a menu to get wrong again.
+    state = replace(state, crisis=True)
     ring = _ring(flow, state, flow.group_for(is_after_hours(flow, now), state.lang), 0)
     return _guide_then_ring(flow, state, CRISIS_NODE, "crisis_now", ring, Outcome.transfer(CRISIS))
 
@@ -350,8 +351,8 @@ def _crisis_line(flow: Flow, state: CallState) -> Reply:
 
 def _lifeline(flow: Flow, state: CallState) -> Ring:
     """The ring of the flow's crisis line: unscreened, the longest ring Twilio allows."""
-    return Ring((flow.crisis_line,), CRISIS_RING_SECONDS, False,
-                {**state.params(), "g": CRISIS_GROUP}, {})  # one number: no i= to ring in turn
+    return Ring((flow.crisis_line,), CRISIS_RING_SECONDS,
+                {**state.params(), "g": CRISIS_GROUP})  # one number: no i= to ring in turn
 
 
 def _guidance(flow: Flow, state: CallState, lead: tuple = ()) -> Reply:
@@ -409,8 +410,7 @@ def fallback(flow: Flow, now: datetime, lang: str | None, crisis: bool) -> Reply
     name = flow.messages["fallback_sorry"]
     sorry = Speech(name, flow.text(code, name) or FALLBACK_TEXT, code)
     held = {**({"l": lang} if lang else {}), **({"x": "1"} if crisis else {})}
-    ring = Ring(_everyone(flow, code, now), FALLBACK_RING_SECONDS, False,
-                {"step": "after", **held}, {})
+    ring = Ring(_everyone(flow, code, now), FALLBACK_RING_SECONDS, {"step": "after", **held})
     return Reply(ring, (sorry,))
 
 
@@ -495,7 +495,7 @@ def _ring(flow: Flow, state: CallState, group: str, index: int) -> Ring:
     # counselor who does not speak it knows before pressing 1; and says when it is a crisis.
     told = {"n": state.node, **({"l": state.lang} if state.lang != flow.default_language else {}),
             **({"x": "1"} if state.crisis else {})}
-    return Ring(numbers, ring.seconds, ring.screen, params, told)
+    return Ring(numbers, ring.seconds, params, ring.screen, told)
 
 
 def _say(flow: Flow, lang: str, prompt: str) -> Speech:

@@ -147,6 +147,36 @@ def test_a_failed_call_after_hours_rings_the_on_call_phone(settings):
     assert call.last_dial.numbers == ("+15555550120",)
 
 
+def test_a_failed_spanish_call_is_sorry_in_spanish_and_rings_the_spanish_desk_and_its_chain(flow_dir, settings):
+    from tests.test_spanish import choose_spanish
+    flow_file = flow_dir / "call_flows.yaml"
+    flow_file.write_text(flow_file.read_text()
+                         .replace("  backup:\n", '  desk_es:\n    ring: ["+15555550130"]\n    then: backup\n  backup:\n', 1)
+                         .replace("routing:\n  open: desk\n", "routing:\n  open: desk\n  es: {open: desk_es}\n", 1))
+    app = create_app({**settings, "IVR_CALL_FLOWS": str(flow_file)})
+    call = Phone(client_post(app.test_client()))
+    choose_spanish(call)
+    call.press("2")
+    since = len(call.heard)
+    call.fall_back()
+    said = [h for h in call.heard[since:] if h.kind == "say"]
+    flow = parts.flow(app)
+    assert [(h.text, h.lang) for h in said] == [(flow.text("es", "fallback_sorry"), "es-US")]
+    assert call.last_dial.numbers == ("+15555550130", "+15555550110") and not call.last_dial.screened
+    assert "l=es" in call.last_dial.extra["action"]
+
+
+def test_whatever_is_strange_about_the_flow_the_fallback_rings_its_first_group(settings):
+    import dataclasses
+    from datetime import datetime, timezone
+
+    from ivr import call as engine
+    flow = parts.flow(create_app(settings))
+    strange = dataclasses.replace(flow, routing={})  # no group for any hour or language
+    reply = engine.fallback(strange, datetime(2026, 12, 1, 15, 0, tzinfo=timezone.utc), "en", crisis=False)
+    assert reply.then.numbers == tuple(DESK_CHAIN)  # the first group written, and what it leads on to
+
+
 def test_the_fallback_rings_each_phone_of_the_chain_once_and_at_most_ten(flow_dir, settings):
     flow_file = flow_dir / "call_flows.yaml"
     desk = [f"+155555501{n:02}" for n in range(8)]

@@ -462,13 +462,18 @@ def test_asking_for_a_counselor_during_the_voicemail_notice_rings_again(phone, a
     assert call.waiting == "dial" and call.last_dial.numbers == DESK
 
 
-def test_after_hours_a_key_during_the_crisis_guidance_rings_on_call(app, phone, flow):
+# The crisis guidance rings on a key at once, or on silence once it is said: both the same ring.
+KEY_OR_SILENCE = {"a key": lambda call: call.press("1"), "silence": lambda call: call.stay_silent()}
+
+
+@pytest.mark.parametrize("then", KEY_OR_SILENCE)
+def test_after_hours_the_crisis_guidance_rings_on_call(app, phone, flow, then):
     from tests.conftest import SUNDAY_3AM
     app.config["IVR_NOW"] = SUNDAY_3AM
     call = phone()
     call.dial_in()
     call.say("overdose")
-    call.press("1")
+    KEY_OR_SILENCE[then](call)
     assert call.waiting == "dial" and call.last_dial.numbers == ("+15555550120",)
 
 
@@ -543,14 +548,15 @@ def test_a_key_in_the_crisis_guidance_of_a_url_without_a_path_still_rings(client
     assert [n.text for n in dial.findall("Number")] == (list(DESK) if place == "_crisis" else ["+18002738255"])
 
 
-def test_a_spanish_crisis_caller_who_presses_a_key_rings_the_spanish_desk(flow_dir, settings):
+@pytest.mark.parametrize("then", KEY_OR_SILENCE)
+def test_a_spanish_crisis_caller_rings_the_spanish_desk(flow_dir, settings, then):
     _edited(flow_dir, settings, "  backup:\n",
             '  desk_es:\n    ring: ["+15555550130"]\n    seconds: 20\n    then: backup\n  backup:\n')
     app = _edited(flow_dir, settings, "routing:\n  open: desk\n", 'routing:\n  open: desk\n  es: {open: desk_es}\n')
     call = Phone(client_post(app.test_client()))
     choose_spanish(call)
     call.say("sobredosis")
-    call.press("1")
+    KEY_OR_SILENCE[then](call)
     assert call.waiting == "dial" and call.last_dial.numbers == ("+15555550130",)
 
 
@@ -623,12 +629,13 @@ def test_hearing_the_saved_message_notice_again_forgives_a_mistake(phone):
     assert call.waiting == "gather"
 
 
-def test_a_key_in_the_crisis_guidance_rings_a_desk_that_rings_in_turn_from_its_first_number(flow_dir, settings):
+@pytest.mark.parametrize("then", KEY_OR_SILENCE)
+def test_the_crisis_guidance_rings_a_desk_that_rings_in_turn_from_its_first_number(flow_dir, settings, then):
     app = _edited(flow_dir, settings, "    order: together\n", "    order: in_turn\n")
     call = Phone(client_post(app.test_client()))
     call.dial_in()
     call.say("he is not breathing")
-    call.press("2")
+    KEY_OR_SILENCE[then](call)
     assert call.waiting == "dial" and call.last_dial.numbers == DESK[:1]
     call.ring_ends("no-answer")
     assert call.last_dial.numbers == DESK[1:]
