@@ -237,7 +237,7 @@ def silence(flow: Flow, state: CallState, now: datetime) -> Reply:
                   _hints(flow, state), timeout=1, then=Hangup())
         return Reply(ask, outcome="goodbye", node=state.node)
     if state.node == UNSAVED_NODE:  # nothing saved: a person is the only promise left
-        return transfer(flow, replace(state, tries=0), now, "again")
+        return transfer(flow, state, now, "again")
     if state.node in (CRISIS_NODE, LIFELINE_NODE):  # the guidance falls through to its ring
         return _ring_now(flow, state, now)
     return _failed(flow, state, now, "no_input")

@@ -185,6 +185,7 @@ def test_9_after_a_saved_message_is_the_guidance_and_silence_then_says_goodbye(p
     assert flow.text("en", "message_saved") in call.said(start)
     start = len(call.heard)
     call.stay_silent()  # the goodbye, said in a short Gather (0 and 9 still work)...
+    assert "counselor" in call.pending.get("hints").split(", ")  # ...and "counselor" too
     call.stay_silent()  # ...then the line hangs up
     assert call.said(start) == flow.text("en", "goodbye") and call.heard[-1].kind == "hangup"
 
@@ -466,6 +467,23 @@ def test_asking_for_a_counselor_during_the_voicemail_notice_rings_again(phone, a
 KEY_OR_SILENCE = {"a key": lambda call: call.press("1"), "silence": lambda call: call.stay_silent()}
 
 
+# Silence at the voicemail notice or in the crisis guidance falls through to the Record or the
+# Dial in the same document. A call whose document came from an older version of the line (in
+# progress across an upgrade) may still post its silence to the line: the same verb answers.
+@pytest.mark.parametrize("place,verb", [("_voicemail", "Record"), ("_crisis", "Dial"), ("_lifeline", "Dial")])
+def test_silence_posted_at_the_notice_or_the_crisis_guidance_gets_what_follows_there(client, flow, place, verb):
+    sid = "CA" + "2" * 32
+    body = client.post(f"/voice/silence?n={place}&l=en&x=1&p=detox", data={"CallSid": sid})
+    doc = ET.fromstring(body.get_data(as_text=True))
+    assert doc[0].tag == verb  # (a Record is followed by a Redirect, for a recording that never starts)
+    if verb == "Record":
+        assert doc[0].get("maxLength") == str(flow.record_seconds) and "n=_voicemail" in doc[0].get("action")
+    else:
+        numbers = [n.text for n in doc[0].findall("Number")]
+        assert numbers == (list(DESK) if place == "_crisis" else ["+18002738255"])
+        assert "n=detox" in doc[0].get("action")  # back where the call was
+
+
 @pytest.mark.parametrize("then", KEY_OR_SILENCE)
 def test_after_hours_the_crisis_guidance_rings_on_call(app, phone, flow, then):
     from tests.conftest import SUNDAY_3AM
@@ -571,8 +589,11 @@ def _call_in(client, lang: str) -> Phone:
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
-def test_with_the_store_down_a_message_is_never_called_saved_and_silence_rings(settings, flow, lang):
+def test_with_the_store_down_a_message_is_never_called_saved_and_silence_rings(settings, flow, lang, caplog):
+    import json
+    import logging
     from tests.test_store_down import unreachable_line
+    caplog.set_level(logging.INFO, logger="ivr.calls")
     call = _call_in(unreachable_line(settings).test_client(), lang)
     to_voicemail(call)
     call.stay_silent()
@@ -587,6 +608,8 @@ def test_with_the_store_down_a_message_is_never_called_saved_and_silence_rings(s
     assert call.said(start).startswith(flow.text(lang, "wrong_key")) and call.waiting == "gather"
     call.stay_silent()  # a person is the only promise left (not a second try at the message)
     assert call.waiting == "dial" and call.last_dial.numbers == DESK
+    last = json.loads([r.getMessage() for r in caplog.records if r.name == "ivr.calls"][-1])
+    assert (last["route"], last["node"], last["outcome"]) == ("/voice/silence", "_unsaved", "transfer:again")
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
