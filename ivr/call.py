@@ -469,7 +469,7 @@ def _failed(flow: Flow, state: CallState, now: datetime, why: str) -> Reply:
     """A wrong key or silence: apologise and ask again, or after enough tries put through."""
     tries = state.tries + 1
     if tries >= flow.tries:
-        return transfer(flow, replace(state, tries=0), now, "tries")
+        return transfer(flow, state, now, "tries")  # where the call next waits for a key, it counts afresh
     again = replace(state, tries=tries)
     lead = (_say(flow, state.lang, why),)
     if state.node in (SAVED_NODE, UNSAVED_NODE):
