@@ -217,7 +217,7 @@ def answer(flow: Flow, state: CallState, digits, speech, now: datetime) -> Reply
     if target == COUNSELOR:
         return transfer(flow, state, now, "asked")
     if target == VOICEMAIL:
-        return voicemail(flow, state, now)
+        return voicemail(flow, state)
     if target == REPEAT:
         return _menu(flow, replace(state, tries=0), now, full=True, outcome=Outcome.REPEATED)
     if target == flow.start and state.node != flow.start:
@@ -302,10 +302,10 @@ def dialed(flow: Flow, state: CallState, group: str, index: int, status: str,
     if ring.then in flow.groups:
         speech = (_say(flow, state.lang, "still_trying"),)
         return Reply(_ring(flow, state, ring.then, 0), speech, outcome=Outcome.ring(status), node=state.node)
-    return voicemail(flow, state, now, busy=True)
+    return voicemail(flow, state, busy=True)
 
 
-def voicemail(flow: Flow, state: CallState, now: datetime, busy: bool = False, lead: tuple = (),
+def voicemail(flow: Flow, state: CallState, busy: bool = False, lead: tuple = (),
               again: bool = False) -> Reply:
     """Tell the caller the message is recorded; a key skips to a counselor instead.
 
@@ -325,11 +325,11 @@ def voicemail(flow: Flow, state: CallState, now: datetime, busy: bool = False, l
     return Reply(ask, busy_words, outcome=Outcome.VOICEMAIL, node=VOICEMAIL_NODE)
 
 
-def recorded(flow: Flow, state: CallState, has_message: bool, now: datetime, stored: bool = True) -> Reply:
+def recorded(flow: Flow, state: CallState, has_message: bool, stored: bool) -> Reply:
     """After a recording: say it is saved only when it is; no sound is no message."""
     if not has_message:
         if state.node == VOICEMAIL_NODE and not state.tries:  # the notice once more
-            return voicemail(flow, state, now, lead=(_say(flow, state.lang, "no_message"),), again=True)
+            return voicemail(flow, state, lead=(_say(flow, state.lang, "no_message"),), again=True)
         return _guidance(flow, state, lead=(_say(flow, state.lang, "no_message"),))
     if not stored:
         return _after_message(flow, replace(state, node=UNSAVED_NODE, tries=0), "not_saved")

@@ -271,7 +271,7 @@ def recorded():
             f"store the callback request of CallSid {call_sid() or '-'}",
             db.save_callback, call_sid(), _caller_number(), state.lang, ".".join(state.path),
             recording, seconds, default=False)
-    return _answer(call.recorded(flow, state, has_message, now(), stored=stored), "record")
+    return _answer(call.recorded(flow, state, has_message, stored=stored), "record")
 
 
 def _caller_number() -> str:
@@ -325,7 +325,7 @@ def _fallback_message() -> str:
     if flow is not None:
         held = _failed_call(flow)
         state = call.CallState(flow.start, held.get("l", flow.default_language), crisis="x" in held)
-        return render(call.voicemail(flow, state, now(), busy=True), flow, _url)
+        return render(call.voicemail(flow, state, busy=True), flow, _url)
     return twiml.fallback_recording(url_for("voice.recorded"), url_for("voice.recorded", empty="1"))
 
 

@@ -181,7 +181,7 @@ def test_9_after_a_saved_message_is_the_guidance_and_silence_then_says_goodbye(p
     call.ring_ends("no-answer")
     call.ring_ends("no-answer")  # a message is saved already: no second voicemail
     assert flow.text("en", "voicemail_intro") not in call.said(start)
-    assert flow.text("en", "message_saved") in call.said(start)
+    assert f'{flow.text("en", "counselors_busy")} {flow.text("en", "message_saved")}' in call.said(start)
     start = len(call.heard)
     call.stay_silent()  # the goodbye, said in a short Gather (0 and 9 still work)...
     assert "counselor" in call.pending.get("hints").split(", ")  # ...and "counselor" too
@@ -550,6 +550,14 @@ STEP_SCRIPTS = {
          ("dialed", "welcome", "ring:no-answer"), ("dialed", "_voicemail", "voicemail"),
          ("answer", "_voicemail", "transfer:asked"), ("whisper", "", "whisper"), ("screened", "", "accepted"),
          ("dialed", "_voicemail", "talked")]),
+    "a message, a wrong key, then nobody answers": (
+        lambda c: (leave_a_message(c), c.press("3"), c.press("0"), c.ring_ends("no-answer"), c.ring_ends("no-answer"),
+                   c.press("3")),
+        [("voice", "welcome", "greeted"), ("answer", "welcome", "transfer:asked"),
+         ("dialed", "welcome", "ring:no-answer"), ("dialed", "_voicemail", "voicemail"),
+         ("recorded", "_saved", "message"), ("answer", "_saved", "wrong_key"), ("answer", "_saved", "transfer:asked"),
+         ("dialed", "_saved", "ring:no-answer"), ("dialed", "_saved", "voicemail"),
+         ("answer", "_saved", "wrong_key")]),  # saved again: its own count, one apology before a person
     "no sound, twice": (
         lambda c: (to_voicemail(c), c.stay_silent(), c.leave_message(0), c.stay_silent(), c.leave_message(0),
                    c.press("2"), c.press("#"), c.press("#")),
@@ -628,8 +636,28 @@ def test_with_the_store_down_a_message_is_never_called_saved_and_silence_rings(s
     assert call.said(start).startswith(flow.text(lang, "wrong_key")) and call.waiting == "gather"
     call.stay_silent()  # a person is the only promise left (not a second try at the message)
     assert call.waiting == "dial" and call.last_dial.numbers == DESK
-    last = json.loads([r.getMessage() for r in caplog.records if r.name == "ivr.calls"][-1])
-    assert (last["route"], last["node"], last["outcome"]) == ("/voice/silence", "_unsaved", "transfer:again")
+    steps = [json.loads(r.getMessage()) for r in caplog.records if r.name == "ivr.calls"]
+    assert [(s["node"], s["outcome"]) for s in steps if s["route"] == "/voice/recorded"] == [("_unsaved", "not_saved")]
+    assert (steps[-1]["route"], steps[-1]["node"], steps[-1]["outcome"]) == ("/voice/silence", "_unsaved",
+                                                                               "transfer:again")
+
+
+@pytest.mark.parametrize("stored", [True, False])
+def test_a_message_after_a_silent_recording_starts_its_own_count_of_mistakes(settings, flow, stored):
+    from tests.test_store_down import unreachable_line
+    app = create_app(settings) if stored else unreachable_line(settings)
+    call = _call_in(app.test_client(), "en")
+    to_voicemail(call)
+    assert "counselor" in call.pending.get("hints").split(", ")  # the notice hears "counselor" too
+    call.stay_silent()
+    call.leave_message(0)  # no sound: the notice once more
+    call.stay_silent()
+    start = len(call.heard)
+    call.leave_message(20)
+    assert call.said(start).startswith(flow.text("en", "message_saved" if stored else "not_saved"))
+    start = len(call.heard)
+    call.press("3")  # the first mistake after the message: an apology, not yet a person
+    assert call.said(start).startswith(flow.text("en", "wrong_key")) and call.waiting == "gather"
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
