@@ -276,7 +276,7 @@ def _ring_now(flow: Flow, state: CallState, now: datetime) -> Reply:
 
 
 def dialed(flow: Flow, state: CallState, group: str, index: int, status: str,
-           accepted: bool | None, now: datetime, seconds: int = 0) -> Reply:
+           accepted: bool | None, now: datetime, seconds: int) -> Reply:
     """After a ring: end politely if a counselor took the call, else lead on.
 
     With screening, `completed` alone may be a declined whisper or a phone's voicemail, so

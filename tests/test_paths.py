@@ -369,6 +369,47 @@ def test_a_line_that_waits_longer_waits_longer_everywhere_it_asks(flow_dir, sett
     assert "counselor" in call.pending.get("hints").split(", ")
 
 
+def test_a_spanish_crisis_caller_hears_the_crisis_line_s_words_and_goodbye_in_spanish(phone, flow):
+    call = phone()
+    call.dial_in()
+    call.press("8")
+    call.say("sobredosis")
+    call.stay_silent()
+    call.ring_ends("no-answer")
+    call.ring_ends("no-answer")
+    call.stay_silent()
+    assert call.last_dial.numbers == ("+18002738255",)
+    start = len(call.heard)
+    call.ring_ends("no-answer")  # the crisis line too: the guidance and the counselors again
+    assert call.said(start) == f'{flow.text("es", "safety_short")} {flow.text("es", "connecting")}'
+    call.ring_ends("no-answer")
+    call.ring_ends("no-answer")
+    call.stay_silent()
+    start = len(call.heard)
+    call.ring_ends("completed")  # the crisis line took it
+    assert call.said(start) == flow.text("es", "goodbye") and call.heard[-1].kind == "hangup"
+
+
+def test_a_ring_in_turn_and_a_group_gone_from_the_flow_are_logged_as_what_they_were(flow_dir, settings, caplog):
+    import json
+    import logging
+    caplog.set_level(logging.INFO, logger="ivr.calls")
+    app = _edited(flow_dir, settings, "    order: together\n", "    order: in_turn\n")
+    call = Phone(client_post(app.test_client()))
+    call.dial_in()
+    call.press("0")
+    call.ring_ends("no-answer")
+    assert call.last_dial.numbers == DESK[1:]
+    # A ring of a group that was in the flow when the call began, gone from it since (an edit went live).
+    client = app.test_client()
+    body = client.post("/voice/dialed?n=detox&l=en&g=gone&i=0",
+                       data={"CallSid": call.call_sid, "DialCallStatus": "no-answer"}).get_data(as_text=True)
+    assert [n.text for n in ET.fromstring(body).find("Dial").findall("Number")] == list(DESK[:1])
+    steps = [json.loads(r.getMessage()) for r in caplog.records if r.name == "ivr.calls"]
+    assert [(s["node"], s["outcome"]) for s in steps if s["route"] == "/voice/dialed"] == [
+        ("welcome", "ring:no-answer"), ("detox", "transfer:again")]
+
+
 def test_a_key_during_the_crisis_guidance_rings_with_the_topic_in_the_whisper(phone, flow):
     call = phone()
     call.dial_in()
@@ -558,6 +599,12 @@ STEP_SCRIPTS = {
          ("recorded", "_saved", "message"), ("answer", "_saved", "wrong_key"), ("answer", "_saved", "transfer:asked"),
          ("dialed", "_saved", "ring:no-answer"), ("dialed", "_saved", "voicemail"),
          ("answer", "_saved", "wrong_key")]),  # saved again: its own count, one apology before a person
+    "crisis, then the crisis line takes it": (
+        lambda c: (c.say("overdose"), c.stay_silent(), c.ring_ends("no-answer"), c.ring_ends("no-answer"),
+                   c.stay_silent(), c.ring_ends("completed")),
+        [("voice", "welcome", "greeted"), ("answer", "welcome", "transfer:crisis"),
+         ("dialed", "welcome", "ring:no-answer"), ("dialed", "welcome", "crisis_line"),
+         ("dialed", "welcome", "talked")]),
     "no sound, twice": (
         lambda c: (to_voicemail(c), c.stay_silent(), c.leave_message(0), c.stay_silent(), c.leave_message(0),
                    c.press("2"), c.press("#"), c.press("#")),
