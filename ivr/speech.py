@@ -82,7 +82,8 @@ def _same(said: str, word: str) -> bool:
     if len(word) < 3 or not said.startswith(word[:-1]):
         return False  # short words ("od", "me") only as themselves
     stem = word[:-1] if word.endswith("e") else word
-    if said.startswith(stem) and said[len(stem):] in ENDINGS + ("e", "ed", "es", "ing"):
+    # ENDINGS, or an "e": the Spanish future, suicidar -> suicidaré.
+    if said.startswith(stem) and said[len(stem):] in ENDINGS + ("e",):
         return True
     # Spanish gender and number: muerto -> muerta, muertos; demasiado -> demasiadas.
     if len(word) >= 5 and word.endswith("o") and said[len(word) - 1:] in ("a", "os", "as"):

@@ -22,11 +22,12 @@ MISSED = {
            "ya no puedo más con esto", "no lo puedo despertar", "está morada", "tiene los labios azules",
            "mi hermano se puso azul", "siento que me voy a morir", "me quiero cortar otra vez", "casi no se mueve",
            "creo que está muerta", "mi amiga apenas respira", "la vida no vale la pena", "tengo una pistola",
-           "le está dando un ataque", "se pasó de dosis"],
+           "le está dando un ataque", "se pasó de dosis", "creo que me suicidaré"],  # suicidar + é
 }
 ORDINARY = {
     "en": ["my son is in rehab", "help", "detox", "I need help with detox", "I can't sleep",
-           "I can't afford rehab", "how long does detox take", "I relapsed last week", "main menu"],
+           "I can't afford rehab", "how long does detox take", "I relapsed last week", "main menu",
+           "sorry I have gum in my mouth"],  # gum is not gun: a word's last letter is not an ending
     "es": ["mi hijo está en rehabilitación", "ayuda", "desintoxicación", "no puedo dormir",
            "cuánto cuesta", "menú principal", "no vale la pena esperar"],
 }
