@@ -1,11 +1,11 @@
 """Is the line no slower than it was at an earlier commit? Both served side by side, same settings.
 
-    python bench/compare.py REV [--rounds N] [--seconds S]
+    python bench/compare.py REV [--rounds N] [--seconds S] [--step voicemail]
 
 Checks REV out into a temporary git worktree, serves it and the working tree under the same
 gunicorn.conf.py settings and environment (bench/run.py's line_env), plays the same whole signed
-calls at each in alternating rounds, as fast as each answers, then at the helpline's load, and
-prints the medians and the median of the rounds' ratios (now / then). For a change that should
+calls at each in alternating rounds (or only one step of them, `--step`), as fast as each
+answers, then at the helpline's load, and prints the medians and the median of the rounds' ratios (now / then). For a change that should
 cost nothing (a refactor): a ratio near 1.0, within the spread of the rounds. Not part of
 `make bench`.
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import (HELPLINE_CALLS_PER_SECOND, ROOT, Gunicorn, _proxied, line_env, load,  # noqa: E402
-                       record_calls)
+from bench.run import (HELPLINE_CALLS_PER_SECOND, ROOT, STEPS, Gunicorn, _proxied, calls_by_step,  # noqa: E402
+                       line_env, load, record_calls)
 
 
 class Checkout(Gunicorn):
@@ -48,6 +48,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--step", choices=STEPS, help="play only this step of the calls")
     args = parser.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="ivr-compare-"))
     tree = folder / "then"
@@ -59,7 +60,10 @@ def main(argv=None) -> int:
     try:
         for server in servers.values():
             server.start()
-        calls = record_calls(_proxied(servers["now"].base))
+        replies: list = []
+        calls = record_calls(_proxied(servers["now"].base), replies)
+        if args.step:
+            calls = calls_by_step(calls, replies)[args.step]
         rate = round(HELPLINE_CALLS_PER_SECOND * sum(len(c) for c in calls) / len(calls))
         runs: dict = {name: [] for name in servers}
         for i in range(args.rounds):
@@ -72,7 +76,7 @@ def main(argv=None) -> int:
         for server in servers.values():
             server.stop()
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
-    print(report(args.rev, runs, paced, rate))
+    print(report(args.rev + (f", step {args.step}" if args.step else ""), runs, paced, rate))
     return 0
 
 
