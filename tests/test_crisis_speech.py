@@ -64,3 +64,17 @@ def test_ordinary_words_stay_ordinary(phone, lang, words):
     since = len(call.heard)
     call.say(words)
     assert FLOW.text(lang, "crisis_now") not in call.said(since)
+
+
+# -- the endings a listed word is heard with (ivr.speech.heard, on plain speech) -------------------
+
+@pytest.mark.parametrize("said, word, is_it", [
+    ("morada", "morado", True), ("muertos", "muerto", True), ("ciega", "ciego", True),  # Spanish gender, number
+    ("grava", "grave", False),  # only a word ending in -o takes -a, -os, -as
+    ("cutting", "cut", True), ("stopped", "stop", True),  # a doubled last letter, then -ing or -ed
+    ("stopper", "stop", False), ("cutter", "cut", False),  # doubled, but not then -ing or -ed
+    ("collapse", "collapsed", False), ("gum", "gun", False),  # not the word itself
+])
+def test_a_listed_word_is_heard_with_its_common_endings_and_only_those(said, word, is_it):
+    from ivr.speech import heard
+    assert heard(said, word) is is_it
