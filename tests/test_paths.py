@@ -250,6 +250,18 @@ def options_app(flow_dir, settings):
                    DETOX_OPTIONS + '      "2": counselor\n      "3": voicemail\n      "4": repeat\n')
 
 
+def test_an_option_back_to_the_same_menu_does_not_lengthen_the_path(flow_dir, settings):
+    # The path (p=) is where the call has been: what the whisper and the callback list show.
+    app = _edited(flow_dir, settings, DETOX_OPTIONS, DETOX_OPTIONS + '      "2": detox\n')
+    call = Phone(client_post(app.test_client()))
+    call.dial_in()
+    call.press("1")
+    call.press("2")
+    call.press("2")
+    from urllib.parse import parse_qs, urlsplit
+    assert parse_qs(urlsplit(call.pending.get("action")).query)["p"] == ["welcome.detox"]
+
+
 def test_a_menu_option_for_counselor_rings_the_desk(options_app):
     flow = parts.flow(options_app)
     call = Phone(client_post(options_app.test_client()))
