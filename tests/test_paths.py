@@ -330,11 +330,12 @@ def test_every_listed_crisis_word_and_paraphrase_is_answered_first(phone, flow, 
         assert call.waiting == "dial" and call.last_dial.numbers == DESK, words
 
 
-def test_a_crisis_caller_nobody_answers_rings_the_crisis_line_never_voicemail(phone, flow):
+@pytest.mark.parametrize("lang, words", [("en", "my friend is not breathing"), ("es", "sobredosis")])
+def test_a_crisis_caller_nobody_answers_rings_the_crisis_line_never_voicemail(phone, flow, lang, words):
     call = phone()
     call.dial_in()
-    call.press("1")
-    call.say("my friend is not breathing")
+    call.press("1" if lang == "en" else "8")  # a topic, or Spanish
+    call.say(words)
     assert call.after_silence == "Dial"  # silence rings at once, without asking the line again
     call.stay_silent()
     assert call.last_dial.numbers == DESK and call.last_dial.screened
@@ -342,22 +343,22 @@ def test_a_crisis_caller_nobody_answers_rings_the_crisis_line_never_voicemail(ph
     call.ring_ends("no-answer")
     assert call.last_dial.numbers == BACKUP
     call.ring_ends("busy")
-    assert call.said(start).endswith(flow.text("en", "crisis_line"))
-    assert flow.text("en", "voicemail_intro") not in call.said(start)
+    assert call.said(start).endswith(flow.text(lang, "crisis_line"))
+    assert flow.text(lang, "voicemail_intro") not in call.said(start)
     assert call.after_silence == "Dial"
     call.stay_silent()
     assert call.last_dial.numbers == ("+18002738255",) and not call.last_dial.screened
     assert call.last_dial.extra["timeout"] == "30"  # the longest ring
     start = len(call.heard)
     call.ring_ends("no-answer")  # the crisis line too: the guidance and the counselors again
-    assert call.said(start) == f'{flow.text("en", "safety_short")} {flow.text("en", "connecting")}'
+    assert call.said(start) == f'{flow.text(lang, "safety_short")} {flow.text(lang, "connecting")}'
     assert call.last_dial.numbers == DESK
     call.ring_ends("no-answer")
     call.ring_ends("no-answer")
     call.stay_silent()
     start = len(call.heard)
     call.ring_ends("completed")  # the crisis line took it
-    assert call.said(start) == flow.text("en", "goodbye") and call.heard[-1].kind == "hangup"
+    assert call.said(start) == flow.text(lang, "goodbye") and call.heard[-1].kind == "hangup"
 
 
 def test_a_spanish_crisis_call_is_whispered_as_one_in_spanish_then_english(phone, flow):
@@ -379,27 +380,6 @@ def test_a_line_that_waits_longer_waits_longer_everywhere_it_asks(flow_dir, sett
     leave_a_message(call)
     assert call.pending.get("timeout") == "9"  # message saved: time for 0 or 9
     assert "counselor" in call.pending.get("hints").split(", ")
-
-
-def test_a_spanish_crisis_caller_hears_the_crisis_line_s_words_and_goodbye_in_spanish(phone, flow):
-    call = phone()
-    call.dial_in()
-    call.press("8")
-    call.say("sobredosis")
-    call.stay_silent()
-    call.ring_ends("no-answer")
-    call.ring_ends("no-answer")
-    call.stay_silent()
-    assert call.last_dial.numbers == ("+18002738255",)
-    start = len(call.heard)
-    call.ring_ends("no-answer")  # the crisis line too: the guidance and the counselors again
-    assert call.said(start) == f'{flow.text("es", "safety_short")} {flow.text("es", "connecting")}'
-    call.ring_ends("no-answer")
-    call.ring_ends("no-answer")
-    call.stay_silent()
-    start = len(call.heard)
-    call.ring_ends("completed")  # the crisis line took it
-    assert call.said(start) == flow.text("es", "goodbye") and call.heard[-1].kind == "hangup"
 
 
 def test_a_ring_in_turn_and_a_group_gone_from_the_flow_are_logged_as_what_they_were(flow_dir, settings, caplog):
