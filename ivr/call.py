@@ -26,7 +26,6 @@ CRISIS_RING_SECONDS = 30
 GUIDANCE_KEY = "9"  # in the voicemail notice and after a message: back to the guidance
 PATH_LENGTH = 8  # how many recent menus a call remembers, for callbacks and statistics
 MAX_SPEECH = 200
-MAX_DIGITS = 32
 SID = re.compile(r"[A-Za-z0-9]{1,64}")
 COUNT = re.compile(r"[0-9]{1,7}")
 PHONE = re.compile(r"\+?[0-9]{2,20}|[A-Za-z][A-Za-z0-9:_.@-]{0,31}")  # a number, or anonymous, client:name
@@ -157,11 +156,9 @@ def read_state(flow: Flow, params) -> CallState:
 
 
 def clean_digits(value) -> str | None:
-    """Return the keys pressed if they are phone keys, else None."""
+    """The one phone key pressed, else None: every menu and the counselor's whisper take one key."""
     value = str(value or "")
-    if not value or len(value) > MAX_DIGITS or any(ch not in KEYS for ch in value):
-        return None
-    return value
+    return value if len(value) == 1 and value in KEYS else None
 
 
 def clean_count(value, most: int) -> int | None:
@@ -528,7 +525,7 @@ def _hints(flow: Flow, state: CallState) -> tuple:
 def _understand(flow: Flow, state: CallState, digits: str | None, speech: str):
     """Turn keys or words into one key (or COUNSELOR); None when not understood."""
     if digits:
-        return digits if len(digits) == 1 else None
+        return digits
     said = plain(speech)
     if not said:
         return None
