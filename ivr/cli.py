@@ -436,6 +436,21 @@ def staff_phone(name, phone):
     click.echo(f"'{name}' is rung on {accounts.phone_of(engine, name) or 'no number'}.")
 
 
+@staff.command("unlock")
+@click.argument("name")
+def staff_unlock(name):
+    """Let a name locked out by wrong passwords sign in again now (its failed tries are forgotten)."""
+    from ivr import lockout
+    engine = _engine()
+    forgotten = lockout.lift(engine, name)
+    _audit(engine, "lockout lifted", f"name {name[:64]}, {forgotten} failed tries forgotten")
+    if forgotten:
+        click.echo(f"'{name[:64]}' may sign in again now ({forgotten} failed tries forgotten). Tries from one "
+                   "address are counted too: a locked-out address frees itself 15 minutes after its last failures.")
+    else:
+        click.echo(f"No failed tries on record for '{name[:64]}'; nothing to lift.")
+
+
 @main.command("audit")
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M"]),
               help="Only entries from this day (YYYY-MM-DD, UTC) on.")

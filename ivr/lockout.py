@@ -52,6 +52,12 @@ def failed(engine: Engine, name: str, address: str) -> None:
         conn.execute(delete(failures).where(failures.c.at < now - WINDOW))
 
 
+def lift(engine: Engine, name: str) -> int:
+    """Forget a name's failed tries, so it may sign in at once; return how many were forgotten."""
+    with engine.begin() as conn:
+        return conn.execute(delete(failures).where(failures.c.name == name[:64])).rowcount
+
+
 def refused(name: str, address: str, seconds: int) -> None:
     """Note a try refused because of earlier failures: counted and logged (never the password)."""
     SIGN_INS.labels("locked").inc()
