@@ -262,6 +262,17 @@ def test_an_option_back_to_the_same_menu_does_not_lengthen_the_path(flow_dir, se
     assert parse_qs(urlsplit(call.pending.get("action")).query)["p"] == ["welcome.detox"]
 
 
+def test_a_menu_with_words_in_one_language_only_does_not_trip_a_caller_in_another(flow_dir, settings):
+    app = _edited(flow_dir, settings, "words: {en: [detox, detoxification], es: [desintoxicación, desintoxicacion, detox]}",
+                  "words: [detox, detoxification]")  # a list: the line's first language only
+    flow = parts.flow(app)
+    call = Phone(client_post(app.test_client()))
+    choose_spanish(call)
+    start = len(call.heard)
+    call.say("rehabilitación")  # detox (key 1) has no Spanish words to match; rehab (key 2) has
+    assert call.said(start).startswith(flow.text("es", "rehab")) and call.waiting == "gather"
+
+
 def test_a_menu_option_for_counselor_rings_the_desk(options_app):
     flow = parts.flow(options_app)
     call = Phone(client_post(options_app.test_client()))
