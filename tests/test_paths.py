@@ -534,10 +534,18 @@ KEY_OR_SILENCE = {"a key": lambda call: call.press("1"), "silence": lambda call:
 # Silence at the voicemail notice or in the crisis guidance falls through to the Record or the
 # Dial in the same document. A call whose document came from an older version of the line (in
 # progress across an upgrade) may still post its silence to the line: the same verb answers.
-@pytest.mark.parametrize("place,verb", [("_voicemail", "Record"), ("_crisis", "Dial"), ("_lifeline", "Dial")])
-def test_silence_posted_at_the_notice_or_the_crisis_guidance_gets_what_follows_there(client, flow, place, verb):
+@pytest.mark.parametrize("place,verb,logged", [("_voicemail", "Record", ("_voicemail", "recording")),
+                                               ("_crisis", "Dial", ("detox", "rang")),
+                                               ("_lifeline", "Dial", ("detox", "rang"))])
+def test_silence_posted_at_the_notice_or_the_crisis_guidance_gets_what_follows_there(client, flow, caplog, place,
+                                                                                      verb, logged):
+    import json
+    import logging
+    caplog.set_level(logging.INFO, logger="ivr.calls")
     sid = "CA" + "2" * 32
     body = client.post(f"/voice/silence?n={place}&l=en&x=1&p=detox", data={"CallSid": sid})
+    step = json.loads([r.getMessage() for r in caplog.records if r.name == "ivr.calls"][-1])
+    assert (step["node"], step["outcome"]) == logged
     doc = ET.fromstring(body.get_data(as_text=True))
     assert doc[0].tag == verb  # (a Record is followed by a Redirect, for a recording that never starts)
     if verb == "Record":
