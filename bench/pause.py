@@ -23,13 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import bigflow  # noqa: E402
 from ivr import live  # noqa: E402
 
-PHASE = ["idle"]
-CHANGES: list[tuple[float, str]] = [(0.0, "idle")]  # (when, phase) each time the phase changes
+CHANGES: list[tuple[float, str]] = [(0.0, "idle")]  # (when, phase) each time the phase changes; the last is now's
 
 
 def enter(phase: str) -> None:
     """Note that the reload is now in `phase`."""
-    PHASE[0] = phase
     CHANGES.append((time.perf_counter(), phase))
 
 
@@ -40,7 +38,7 @@ def charged(start: float, end: float) -> str:
         overlap = min(end, ended) - max(start, began)
         if overlap > 0:
             spans[phase] = spans.get(phase, 0) + overlap
-    return max(spans, key=spans.get) if spans else PHASE[0]
+    return max(spans, key=spans.get) if spans else CHANGES[-1][1]
 
 
 class Ticker(threading.Thread):
@@ -60,9 +58,9 @@ class Ticker(threading.Thread):
 
 
 def _phased(name, fn):
-    """fn, with PHASE set to name while it runs."""
+    """fn, with the phase set to name while it runs."""
     def wrapped(*args, **kwargs):
-        before = PHASE[0]
+        before = CHANGES[-1][1]
         enter(name)
         try:
             return fn(*args, **kwargs)

@@ -299,10 +299,11 @@ def unparcel(data: bytes) -> tuple:
 def _let_go(held: list) -> None:
     """Free the flow in `held` a piece at a time, once the requests and caches still serving it are done."""
     flow = held.pop()
-    pieces = [values[i:i + PIECE] for values in (list(getattr(flow, f.name).values())
-                                                 for f in dataclasses.fields(flow)
-                                                 if isinstance(getattr(flow, f.name), dict))
-              for i in range(0, len(values), PIECE)]
+    pieces = []
+    for table in (getattr(flow, f.name) for f in dataclasses.fields(flow)):
+        if isinstance(table, dict):
+            values = list(table.values())
+            pieces += [values[i:i + PIECE] for i in range(0, len(values), PIECE)]
     waited = 0.0
     # Two references: `flow` here and getrefcount's own. Until then a request or the app's
     # Edition still serves it; after LET_GO_WAIT the pieces go anyway (whoever holds it frees the rest).

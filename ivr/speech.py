@@ -24,6 +24,7 @@ BARE = {"dont": "do not", "doesnt": "does not", "didnt": "did not", "isnt": "is 
         "shes": "she is", "theyre": "they are", "youre": "you are", "hasnt": "has not", "havent": "have not"}
 # Endings a crisis word may carry and still be heard (overdose: overdosed, overdoses, overdosing).
 ENDINGS = ("", "s", "es", "d", "ed", "ing", "al", "ly", "me", "se")
+STEM_ENDINGS = ENDINGS + ("e",)  # and an "e" after a stem: the Spanish future, suicidar -> suicidaré
 GAP = 2  # words that may come between the words of a crisis phrase ("want to just die")
 _APOS = re.compile(f"[{APOSTROPHES}]")
 _RULES = tuple((re.compile(pattern), repl) for pattern, repl in CONTRACTIONS)
@@ -82,8 +83,7 @@ def _same(said: str, word: str) -> bool:
     if len(word) < 3 or not said.startswith(word[:-1]):
         return False  # short words ("od", "me") only as themselves
     stem = word[:-1] if word.endswith("e") else word
-    # ENDINGS, or an "e": the Spanish future, suicidar -> suicidaré.
-    if said.startswith(stem) and said[len(stem):] in ENDINGS + ("e",):
+    if said.startswith(stem) and said[len(stem):] in STEM_ENDINGS:
         return True
     # Spanish gender and number: muerto -> muerta, muertos; demasiado -> demasiadas.
     if len(word) >= 5 and word.endswith("o") and said[len(word) - 1:] in ("a", "os", "as"):
