@@ -4,6 +4,8 @@ Each test is a whole call through the real routes, as the caller or the counselo
 the counselor's side of screening, a mistake in one menu and another in the next, keys after
 a saved message, the Spanish apologies and goodbyes, and menu options staff may write.
 """
+import json
+import logging
 import xml.etree.ElementTree as ET
 from urllib.parse import urljoin
 
@@ -15,6 +17,14 @@ from tests.test_spanish import choose_spanish, in_spanish
 
 DESK = ("+15555550100", "+15555550101")
 BACKUP = ("+15555550110",)
+
+
+@pytest.fixture
+def logged(caplog):
+    """The line's JSON log lines so far (logger ivr.calls, one per webhook request), parsed."""
+    caplog.set_level(logging.INFO, logger="ivr.calls")
+    return lambda: [json.loads(r.getMessage()) for r in caplog.records
+                    if r.name == "ivr.calls" and r.getMessage().startswith("{")]
 
 
 def to_voicemail(call) -> None:
@@ -393,10 +403,7 @@ def test_a_line_that_waits_longer_waits_longer_everywhere_it_asks(flow_dir, sett
     assert "counselor" in call.pending.get("hints").split(", ")
 
 
-def test_a_ring_in_turn_and_a_group_gone_from_the_flow_are_logged_as_what_they_were(flow_dir, settings, caplog):
-    import json
-    import logging
-    caplog.set_level(logging.INFO, logger="ivr.calls")
+def test_a_ring_in_turn_and_a_group_gone_from_the_flow_are_logged_as_what_they_were(flow_dir, settings, logged):
     app = _edited(flow_dir, settings, "    order: together\n", "    order: in_turn\n")
     call = Phone(client_post(app.test_client()))
     call.dial_in()
@@ -408,8 +415,7 @@ def test_a_ring_in_turn_and_a_group_gone_from_the_flow_are_logged_as_what_they_w
     body = client.post("/voice/dialed?n=detox&l=en&g=gone&i=0",
                        data={"CallSid": call.call_sid, "DialCallStatus": "no-answer"}).get_data(as_text=True)
     assert [n.text for n in ET.fromstring(body).find("Dial").findall("Number")] == list(DESK[:1])
-    steps = [json.loads(r.getMessage()) for r in caplog.records if r.name == "ivr.calls"]
-    assert [(s["node"], s["outcome"]) for s in steps if s["route"] == "/voice/dialed"] == [
+    assert [(s["node"], s["outcome"]) for s in logged() if s["route"] == "/voice/dialed"] == [
         ("welcome", "ring:no-answer"), ("detox", "transfer:again")]
 
 
@@ -534,18 +540,15 @@ KEY_OR_SILENCE = {"a key": lambda call: call.press("1"), "silence": lambda call:
 # Silence at the voicemail notice or in the crisis guidance falls through to the Record or the
 # Dial in the same document. A call whose document came from an older version of the line (in
 # progress across an upgrade) may still post its silence to the line: the same verb answers.
-@pytest.mark.parametrize("place,verb,logged", [("_voicemail", "Record", ("_voicemail", "recording")),
+@pytest.mark.parametrize("place,verb,step_is", [("_voicemail", "Record", ("_voicemail", "recording")),
                                                ("_crisis", "Dial", ("detox", "rang")),
                                                ("_lifeline", "Dial", ("detox", "rang"))])
-def test_silence_posted_at_the_notice_or_the_crisis_guidance_gets_what_follows_there(client, flow, caplog, place,
-                                                                                      verb, logged):
-    import json
-    import logging
-    caplog.set_level(logging.INFO, logger="ivr.calls")
+def test_silence_posted_at_the_notice_or_the_crisis_guidance_gets_what_follows_there(client, flow, logged, place,
+                                                                                      verb, step_is):
     sid = "CA" + "2" * 32
     body = client.post(f"/voice/silence?n={place}&l=en&x=1&p=detox", data={"CallSid": sid})
-    step = json.loads([r.getMessage() for r in caplog.records if r.name == "ivr.calls"][-1])
-    assert (step["node"], step["outcome"]) == logged
+    step = logged()[-1]
+    assert (step["node"], step["outcome"]) == step_is
     doc = ET.fromstring(body.get_data(as_text=True))
     assert doc[0].tag == verb  # (a Record is followed by a Redirect, for a recording that never starts)
     if verb == "Record":
@@ -627,16 +630,12 @@ STEP_SCRIPTS = {
 
 
 @pytest.mark.parametrize("script", STEP_SCRIPTS)
-def test_each_step_is_recorded_with_where_the_call_was_and_what_happened(phone, caplog, script):
-    import json
-    import logging
-    caplog.set_level(logging.INFO, logger="ivr.calls")
+def test_each_step_is_recorded_with_where_the_call_was_and_what_happened(phone, logged, script):
     act, expected = STEP_SCRIPTS[script]
     call = phone()
     call.dial_in()
     act(call)
-    lines = [json.loads(r.getMessage()) for r in caplog.records
-             if r.name == "ivr.calls" and r.getMessage().startswith("{")]
+    lines = logged()
     # Requests that took no step (the recording and status callbacks) have their line too, with no outcome.
     steps = [s for s in lines if s["outcome"]]
     assert all(s["route"] in ("/voice/recording", "/status") for s in lines if not s["outcome"])
@@ -675,11 +674,8 @@ def _call_in(client, lang: str) -> Phone:
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
-def test_with_the_store_down_a_message_is_never_called_saved_and_silence_rings(settings, flow, lang, caplog):
-    import json
-    import logging
+def test_with_the_store_down_a_message_is_never_called_saved_and_silence_rings(settings, flow, lang, logged):
     from tests.test_store_down import unreachable_line
-    caplog.set_level(logging.INFO, logger="ivr.calls")
     call = _call_in(unreachable_line(settings).test_client(), lang)
     to_voicemail(call)
     call.stay_silent()
@@ -694,7 +690,7 @@ def test_with_the_store_down_a_message_is_never_called_saved_and_silence_rings(s
     assert call.said(start).startswith(flow.text(lang, "wrong_key")) and call.waiting == "gather"
     call.stay_silent()  # a person is the only promise left (not a second try at the message)
     assert call.waiting == "dial" and call.last_dial.numbers == DESK
-    steps = [json.loads(r.getMessage()) for r in caplog.records if r.name == "ivr.calls"]
+    steps = logged()
     assert [(s["node"], s["outcome"]) for s in steps if s["route"] == "/voice/recorded"] == [("_unsaved", "not_saved")]
     assert (steps[-1]["route"], steps[-1]["node"], steps[-1]["outcome"]) == ("/voice/silence", "_unsaved",
                                                                                "transfer:again")
