@@ -374,12 +374,14 @@ def whisper(flow: Flow, params) -> Reply:
     return Reply(ask, outcome="whisper")
 
 
+# "about" in each language Twilio speaks for us (ivr.voices.LANGUAGES), by the speech tag's first
+# part: a flow may name its languages as it likes ("mx" speaking es-MX hears "sobre").
 TOPIC_WORD = {"en": "about", "es": "sobre"}
 
 
 def _whisper_text(flow: Flow, lang: str, node: str, caller: str, is_crisis: bool) -> Speech:
     """The whisper in one language."""
-    about = TOPIC_WORD.get(lang, TOPIC_WORD["en"])
+    about = TOPIC_WORD[flow.languages[lang].speech.split("-")[0]]
     topic = f", {about} {flow.menus[node].title}" if node in flow.menus and node != flow.start else ""
     named = caller != flow.default_language and lang == flow.default_language  # said once, in the first
     language = f", in {flow.language_name(caller)}" if named else ""
@@ -456,7 +458,8 @@ def _hours_notice(flow: Flow, state: CallState, now: datetime) -> list:
     if not is_after_hours(flow, now):
         return []
     opens = next_opening(flow.hours, now)
-    when = describe_opening(opens, now, state.lang, *flow.calendar_names(state.lang)) if opens else ""
+    speech = flow.languages[state.lang].speech  # the phrase's language, whatever the flow calls it
+    when = describe_opening(opens, now, speech, *flow.calendar_names(state.lang)) if opens else ""
     name = flow.messages["after_hours"]
     text = flow.text(state.lang, name).replace("{opens}", when)
     return [Speech(name, text, state.lang)]

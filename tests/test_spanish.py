@@ -1,11 +1,14 @@
 """The whole line in Spanish: every topic, the menus, the transfer and the voicemail notice."""
+import shutil
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from ivr import create_app, db
+from ivr.call import TOPIC_WORD
 from ivr.cli import main
 from ivr.phone import Phone, client_post
+from ivr.voices import LANGUAGES
 from tests.conftest import SUNDAY_3AM
 
 TOPICS = {"1": ("detox", "detox_withdrawal"), "2": ("rehab", "rehab_detail"),
@@ -198,3 +201,44 @@ def test_check_warns_when_the_whisper_lost_the_language_and_the_line_still_works
     choose_spanish(call)
     call.press("0")
     assert call.counselor_answers("1")[-1].text == "Recovery Helpline call. Press 1 to take it."
+
+
+def mexican_line(flow_dir, settings, now=None):
+    """A line with a third language named "mx", speaking es-MX, its words copied from the Spanish."""
+    path = flow_dir / "call_flows.yaml"
+    text = path.read_text()
+    spanish = text[text.index("    es:\n"):text.index("\n", text.index('callback_promise: "en un plazo'))]
+    mexican = (spanish.replace("    es:", "    mx:").replace('key: "8"', 'key: "6"')
+               .replace("words: [español, espanol, spanish]", "words: [mexicano]")
+               .replace("name: Spanish", "name: Mexican Spanish").replace("language: es-US", "language: es-MX")
+               .replace("voice: Polly.Lupe-Neural", "voice: Polly.Mia-Neural"))
+    path.write_text(text.replace(spanish, f"{spanish}\n{mexican}", 1))
+    shutil.copytree(flow_dir / "prompts" / "es", flow_dir / "prompts" / "mx")
+    app = create_app({**settings, "IVR_CALL_FLOWS": str(path)})
+    if now:
+        app.config["IVR_NOW"] = now
+    call = Phone(client_post(app.test_client()))
+    call.dial_in()
+    call.say("mexicano")
+    return call
+
+
+def test_a_language_named_as_the_flow_likes_whispers_the_topic_in_its_own_words(flow_dir, settings):
+    call = mexican_line(flow_dir, settings)
+    call.press("1")  # detox
+    call.press("0")
+    # "sobre", not "about", though the flow calls the language "mx": the word goes by es-MX.
+    assert [(w.text, w.lang) for w in call.counselor_answers("1")] == [
+        ("Llamada de Recovery Helpline, sobre detox. Oprima 1 para atenderla.", "es-MX"),
+        ("Recovery Helpline call, about detox, in Mexican Spanish. Press 1 to take it.", "en-US")]
+
+
+def test_a_language_named_as_the_flow_likes_hears_the_opening_time_in_its_own_words(flow_dir, settings):
+    call = mexican_line(flow_dir, settings, now=SUNDAY_3AM)
+    said = " ".join(h.text for h in call.heard if h.kind == "say" and h.lang == "es-MX")
+    assert "Vuelve a abrir mañana a las 8 de la mañana" in said and "tomorrow" not in said
+
+
+def test_every_language_the_line_accepts_has_its_word_for_the_whispers_topic():
+    # A language added to ivr.voices without one would break every whisper in it.
+    assert {tag.split("-")[0] for tag in LANGUAGES} <= set(TOPIC_WORD)
