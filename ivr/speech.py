@@ -86,7 +86,7 @@ def _same(said: str, word: str) -> bool:
     if said.startswith(stem) and said[len(stem):] in STEM_ENDINGS:
         return True
     # Spanish gender and number: muerto -> muerta, muertos; demasiado -> demasiadas.
-    if len(word) >= 5 and word.endswith("o") and said[len(word) - 1:] in ("a", "os", "as"):
+    if len(word) >= 5 and word.endswith("o") and said in {word[:-1] + end for end in ("a", "os", "as")}:
         return True
     # A doubled last letter: cut -> cutting, stop -> stopped.
     return said.startswith(word + word[-1]) and said[len(word) + 1:] in ("ing", "ed")

@@ -29,7 +29,8 @@ ORDINARY = {
            "I can't afford rehab", "how long does detox take", "I relapsed last week", "main menu",
            "sorry I have gum in my mouth"],  # gum is not gun: a word's last letter is not an ending
     "es": ["mi hijo está en rehabilitación", "ayuda", "desintoxicación", "no puedo dormir",
-           "cuánto cuesta", "menú principal", "no vale la pena esperar"],
+           "cuánto cuesta", "menú principal", "no vale la pena esperar",
+           "estoy muy depresiva"],  # as long as "desmayado", ends in -a, but not it
 }
 
 
@@ -71,6 +72,7 @@ def test_ordinary_words_stay_ordinary(phone, lang, words):
 @pytest.mark.parametrize("said, word, is_it", [
     ("morada", "morado", True), ("muertos", "muerto", True), ("ciega", "ciego", True),  # Spanish gender, number
     ("grava", "grave", False),  # only a word ending in -o takes -a, -os, -as
+    ("depresiva", "desmayado", False), ("desmayaba", "desmayado", False),  # and only on the word itself
     ("cutting", "cut", True), ("stopped", "stop", True),  # a doubled last letter, then -ing or -ed
     ("stopper", "stop", False), ("cutter", "cut", False),  # doubled, but not then -ing or -ed
     ("collapse", "collapsed", False), ("gum", "gun", False),  # not the word itself
