@@ -453,16 +453,21 @@ def _language_offers(flow: Flow, state: CallState) -> list:
             if code != state.lang and lang.key and (code, "language_offer") in flow.prompts]
 
 
+OPENS_SENTENCE = re.compile(r"\s*[^.!?]*\{opens\}[^.!?]*[.!?]?")  # the sentence saying when the desk opens
+
+
 def _hours_notice(flow: Flow, state: CallState, now: datetime) -> list:
     """After hours: when the desk opens, what 0 does, and when messages are returned."""
     if not is_after_hours(flow, now):
         return []
     opens = next_opening(flow.hours, now)
-    speech = flow.languages[state.lang].speech  # the phrase's language, whatever the flow calls it
-    when = describe_opening(opens, now, speech, *flow.calendar_names(state.lang)) if opens else ""
     name = flow.messages["after_hours"]
-    text = flow.text(state.lang, name).replace("{opens}", when)
-    return [Speech(name, text, state.lang)]
+    text = flow.text(state.lang, name)
+    if opens is None:  # never open in the next two weeks: no "It opens again ." with nothing said
+        return [Speech(name, OPENS_SENTENCE.sub("", text).strip(), state.lang)]
+    speech = flow.languages[state.lang].speech  # the phrase's language, whatever the flow calls it
+    when = describe_opening(opens, now, speech, *flow.calendar_names(state.lang))
+    return [Speech(name, text.replace("{opens}", when), state.lang)]
 
 
 def _failed(flow: Flow, state: CallState, now: datetime, why: str) -> Reply:

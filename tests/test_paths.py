@@ -283,7 +283,7 @@ def test_a_menu_with_words_in_one_language_only_does_not_trip_a_caller_in_anothe
     assert call.said(start).startswith(flow.text("es", "rehab")) and call.waiting == "gather"
 
 
-def test_a_menu_option_for_counselor_rings_the_desk(options_app):
+def test_a_menu_option_for_counselor_rings_the_desk(options_app, logged):
     flow = parts.flow(options_app)
     call = Phone(client_post(options_app.test_client()))
     call.dial_in()
@@ -292,6 +292,7 @@ def test_a_menu_option_for_counselor_rings_the_desk(options_app):
     call.press("2")
     assert call.waiting == "dial" and call.last_dial.numbers == DESK
     assert call.said(start) == flow.text("en", "connecting")
+    assert (logged()[-1]["node"], logged()[-1]["outcome"]) == ("detox", "transfer:asked")  # as the caller asked
 
 
 def test_a_menu_option_for_voicemail_gives_the_notice_then_records(options_app):
@@ -306,7 +307,7 @@ def test_a_menu_option_for_voicemail_gives_the_notice_then_records(options_app):
     assert call.waiting == "record"
 
 
-def test_a_menu_option_for_repeat_says_the_menu_again_in_full(options_app):
+def test_a_menu_option_for_repeat_says_the_menu_again_in_full(options_app, logged):
     flow = parts.flow(options_app)
     call = Phone(client_post(options_app.test_client()))
     call.dial_in()
@@ -315,8 +316,43 @@ def test_a_menu_option_for_repeat_says_the_menu_again_in_full(options_app):
     start = len(call.heard)
     call.press("4")
     assert call.said(start) == f'{flow.text("en", "detox")} {flow.text("en", "detox_menu")}'
+    assert (logged()[-1]["node"], logged()[-1]["outcome"]) == ("detox", "repeated")
     call.press("6")
     assert call.waiting == "gather"
+
+
+@pytest.mark.parametrize("key", ["6", "9"])
+def test_after_hours_the_greetings_own_option_to_repeat_or_to_itself_says_it_all_again(flow_dir, settings, key):
+    # "6": repeat, "9": the main menu itself: both the whole greeting, with when the desk opens.
+    app = _edited(flow_dir, settings, '      "0": counselor\n', '      "0": counselor\n      "6": repeat\n      "9": welcome\n')
+    from tests.conftest import SUNDAY_3AM
+    app.config["IVR_NOW"] = SUNDAY_3AM
+    call = Phone(client_post(app.test_client()))
+    call.dial_in()
+    greeting = call.said(0)
+    assert "It opens again tomorrow at 8 AM" in greeting
+    start = len(call.heard)
+    call.press(key)
+    assert call.said(start) == greeting and call.waiting == "gather"
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_a_desk_that_never_opens_is_not_said_to_open_again(flow_dir, settings, lang):
+    # No opening in the next two weeks (here: no weekly hours at all; ivr check warns of it):
+    # the sentence saying when is left out, not said with nothing in it.
+    app = _edited(flow_dir, settings, '  open:\n    mon-fri: "08:00-20:00"\n    sat: "09:00-13:00"\n', "  open: {}\n")
+    flow = parts.flow(app)
+    call = Phone(client_post(app.test_client()))
+    choose_spanish(call) if lang == "es" else call.dial_in()
+    notice = [h.text for h in call.heard if h.kind == "say" and h.text.startswith(("Our counselor", "Nuestra oficina"))]
+    assert "{opens}" in flow.text(lang, "after_hours") and notice[-1] == {
+        "en": "Our counselor desk is closed right now. Until then, press 0 to ring our on-call counselor. If they "
+              "can't answer, you can leave a message, and we will call you back within one working day.",
+        "es": "Nuestra oficina de consejeros está cerrada en este momento. Mientras tanto, oprima 0 para llamar a "
+              "nuestro consejero de guardia. Si no puede atenderle, puede dejarnos un mensaje, y le devolveremos "
+              "la llamada en un plazo de un día hábil."}[lang]
+    call.press("0")
+    assert call.waiting == "dial"
 
 
 def test_the_next_group_rings_from_its_first_number(flow_dir, settings):
