@@ -151,8 +151,9 @@ def read_state(flow: Flow, params) -> CallState:
     if lang not in flow.languages:
         lang = flow.default_language
     tries = min(clean_count(params.get("t"), 99) or 0, flow.tries)
-    path = tuple(p for p in str(params.get("p", ""))[:600].split(".") if p in flow.menus)
-    return CallState(node, lang, tries, path[-PATH_LENGTH:], params.get("x") == "1", params.get("m") == "1")
+    # The last names only, whatever their length: a long URL costs no more than a short one.
+    path = tuple(p for p in str(params.get("p", "")).rsplit(".", PATH_LENGTH)[-PATH_LENGTH:] if p in flow.menus)
+    return CallState(node, lang, tries, path, params.get("x") == "1", params.get("m") == "1")
 
 
 def clean_digits(value) -> str | None:

@@ -272,6 +272,20 @@ def test_an_option_back_to_the_same_menu_does_not_lengthen_the_path(flow_dir, se
     assert parse_qs(urlsplit(call.pending.get("action")).query)["p"] == ["welcome.detox"]
 
 
+def test_the_path_keeps_its_last_menus_however_long_their_names(flow_dir, settings):
+    long = "detox_" + "x" * 200  # menu names have no length limit
+    path = flow_dir / "call_flows.yaml"
+    path.write_text(path.read_text().replace('      "1": detox\n', f'      "1": {long}\n', 1)
+                    .replace("  detox:\n", f"  {long}:\n", 1))
+    app = create_app({**settings, "IVR_CALL_FLOWS": str(path)})
+    call = Phone(client_post(app.test_client()))
+    call.dial_in()
+    for key in "1919191":
+        call.press(key)
+    from urllib.parse import parse_qs, urlsplit
+    assert parse_qs(urlsplit(call.pending.get("action")).query)["p"] == [".".join(["welcome", long] * 4)]
+
+
 def test_a_menu_with_words_in_one_language_only_does_not_trip_a_caller_in_another(flow_dir, settings):
     app = _edited(flow_dir, settings, "words: {en: [detox, detoxification], es: [desintoxicación, desintoxicacion, detox]}",
                   "words: [detox, detoxification]")  # a list: the line's first language only

@@ -242,3 +242,14 @@ def test_a_language_named_as_the_flow_likes_hears_the_opening_time_in_its_own_wo
 def test_every_language_the_line_accepts_has_its_word_for_the_whispers_topic():
     # A language added to ivr.voices without one would break every whisper in it.
     assert {tag.split("-")[0] for tag in LANGUAGES} <= set(TOPIC_WORD)
+
+
+@pytest.mark.parametrize("lang, key", [("en", "7"), ("es", "8")])
+def test_the_key_of_the_language_a_caller_already_speaks_is_a_wrong_key(phone, flow, lang, key):
+    # The greeting offers only the other languages; their own key is not a choice, so the caller
+    # hears the apology and the choices, not the whole greeting again.
+    call = phone()
+    choose_spanish(call) if lang == "es" else call.dial_in()
+    start = len(call.heard)
+    call.press(key)
+    assert call.said(start) == f'{flow.text(lang, "wrong_key")} {flow.text(lang, "main_menu")}'
