@@ -151,7 +151,7 @@ def read_state(flow: Flow, params) -> CallState:
     if lang not in flow.languages:
         lang = flow.default_language
     tries = min(clean_count(params.get("t"), 99) or 0, flow.tries)
-    # The last names only, whatever their length: a long URL costs no more than a short one.
+    # The last PATH_LENGTH names, whatever their length (the line writes no more than those).
     path = tuple(p for p in str(params.get("p", "")).rsplit(".", PATH_LENGTH)[-PATH_LENGTH:] if p in flow.menus)
     return CallState(node, lang, tries, path, params.get("x") == "1", params.get("m") == "1")
 
