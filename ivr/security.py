@@ -12,7 +12,6 @@ from flask import Response, current_app, g, request
 from twilio.request_validator import RequestValidator
 
 from ivr import parts
-from ivr.call import clean_sid
 
 log = logging.getLogger("ivr.security")
 
@@ -99,9 +98,11 @@ def twilio_only(view):
         if current_app.config["TWILIO_AUTH_TOKEN"]:
             odd = not_twilio_shaped()
             if odd or not is_signed():
-                # The path without its query, and the CallSid only if shaped like one: no caller data.
+                # The path without its query, and the CallSid only if it is of Twilio's shape: a
+                # forged form may put anything there, a phone number too.
+                sid = request.form.get("CallSid", "")
                 log.warning("refused an unsigned or wrongly signed request to %s (CallSid %s)%s",
-                            request.path, clean_sid(request.form.get("CallSid")) or "-",
+                            request.path, sid if CALL_SID.fullmatch(sid) else "-",
                             f": {odd}" if odd else "")
                 return Response("Forbidden: this webhook only answers Twilio.\n", 403,
                                 mimetype="text/plain")

@@ -16,7 +16,8 @@ MISSED = {
            "I feel like I'm going to die", "I don't want to wake up tomorrow", "life isn't worth living",
            "I have a gun", "I'm gonna jump off the roof", "my heart is racing and won't slow down",
            "he did way too much coke", "he's blue", "I think he's dead", "he's foaming at the mouth",
-           "I think I'm having a stroke", "what's the point in living", "I think I over dosed"],
+           "I think I'm having a stroke", "what's the point in living", "I think I over dosed",
+           "I dont want to live anymore"],  # as recognisers may write it, without the apostrophe
     "es": ["mi amigo tomó muchas pastillas", "se tomó todo el frasco", "tomó demasiadas pastillas",
            "se tomó demasiada cocaína", "creo que me voy a matar hoy", "me quiero suicidar", "quiero acabar con todo",
            "ya no puedo más con esto", "no lo puedo despertar", "está morada", "tiene los labios azules",

@@ -1,7 +1,7 @@
 """Tests for ivr.hours: parsing the hours section, open/closed, next opening and how it is said."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -758,3 +758,30 @@ def test_days_given_twice_are_named_in_a_list():
 def test_a_time_zone_in_the_wrong_case_is_suggested_as_written_in_the_tz_database():
     problem = only(parse({"timezone": "etc/utc", "open": {"sat": "09:00-13:00"}})[1])
     assert "(did you mean 'Etc/UTC'?)" in problem.message
+
+
+def test_a_date_written_as_a_number_is_an_error_not_a_crash():
+    # closed_on: [20261225] (no dashes) reaches the reader as an int.
+    hours, problems = parse(dict(SHIPPED, closed_on=["2026-12-25", 20261225]))
+    assert hours is None and [p.message for p in errors(problems)] == [
+        "hours: closed_on date '20261225' is not a date; write it like 2026-12-25"]
+
+
+def test_a_special_date_with_overlapping_windows_is_one_error_not_two():
+    # Its windows are not read on, so neither the date nor its clash with closed_on is reported again.
+    raw = dict(SHIPPED, special={"2026-12-25": ["08:00-12:00", "11:00-14:00"]})
+    hours, problems = parse(raw)
+    assert hours is None and len(errors(problems)) == 1 and "overlap" in errors(problems)[0].message
+
+
+class _Floating(tzinfo):
+    """A tzinfo that knows no offset: aware in name only."""
+
+    def utcoffset(self, dt):
+        return None
+
+
+@pytest.mark.parametrize("now", [datetime(2026, 1, 7, 10, 0), datetime(2026, 1, 7, 10, 0, tzinfo=_Floating())])
+def test_a_moment_without_an_offset_is_refused_saying_why(shipped, now):
+    with pytest.raises(ValueError, match="^now must be a timezone-aware datetime$"):
+        is_open(shipped, now)

@@ -369,6 +369,20 @@ def test_a_desk_that_never_opens_is_not_said_to_open_again(flow_dir, settings, l
     assert call.waiting == "dial"
 
 
+def test_a_message_pointed_at_another_prompt_says_that_prompt(flow_dir, settings):
+    # messages: in the YAML lets staff give a purpose other words without renaming files.
+    for lang, words in (("en", "That key does nothing here."), ("es", "Esa tecla no hace nada aquí.")):
+        (flow_dir / "prompts" / lang / "oops.txt").write_text(words)
+    path = flow_dir / "call_flows.yaml"
+    path.write_text(path.read_text() + "\nmessages:\n  wrong_key: oops\n")
+    app = create_app({**settings, "IVR_CALL_FLOWS": str(path)})
+    call = Phone(client_post(app.test_client()))
+    call.dial_in()
+    start = len(call.heard)
+    call.press("#")
+    assert call.said(start) == f'That key does nothing here. {parts.flow(app).text("en", "main_menu")}'
+
+
 def test_the_next_group_rings_from_its_first_number(flow_dir, settings):
     app = _edited(flow_dir, settings, '  backup:\n    ring: ["+15555550110"]\n',
                   '  backup:\n    ring: ["+15555550110", "+15555550111"]\n    order: in_turn\n')

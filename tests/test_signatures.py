@@ -78,6 +78,16 @@ def test_every_webhook_refuses_an_attack_and_logs_it_without_the_number(signed_a
     assert number_forms_in(caplog.text) == []
 
 
+@pytest.mark.parametrize("claimed", [CALLER, CALLER.lstrip("+"), "hello", ""])
+def test_a_refused_requests_log_line_names_no_call_it_could_not_be(signed_client, caplog, claimed):
+    # A forged request may put anything where the CallSid goes, a caller's number too: only
+    # something shaped like a CallSid is logged, else a dash.
+    caplog.set_level(logging.INFO, logger="ivr")
+    assert signed_client.post("/voice", data=twilio_form(CallSid=claimed)).status_code == 403
+    assert [r.getMessage() for r in caplog.records if "refused" in r.getMessage()] == [
+        "refused an unsigned or wrongly signed request to /voice (CallSid -): no CallSid of Twilio's shape"]
+
+
 def test_a_webhook_twilio_may_fetch_by_get_checks_the_url_alone(signed_app, signed_client):
     gettable = [r.rule for r in signed_app.url_map.iter_rules()
                 if "GET" in r.methods and r.rule in webhook_paths(signed_app)]
