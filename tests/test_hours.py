@@ -785,3 +785,24 @@ class _Floating(tzinfo):
 def test_a_moment_without_an_offset_is_refused_saying_why(shipped, now):
     with pytest.raises(ValueError, match="^now must be a timezone-aware datetime$"):
         is_open(shipped, now)
+
+
+@pytest.mark.parametrize("key", ["mon-wed-fri", "mon-", "sat,", "-fri"])
+def test_a_day_key_that_is_no_day_or_range_says_how_to_write_one_on_its_line(key):
+    problem = only(parse({"timezone": "UTC", "open": {key: "08:00-12:00"}}, lines={("open", key): 7})[1])
+    assert (problem.line, problem.message) == (
+        7, f"hours: '{key}' is not a day or range of days; write it like \"mon-fri\" or \"sat,sun\"")
+
+
+def test_a_day_named_twice_in_one_key_is_flagged_on_its_line():
+    problem = only(parse({"timezone": "UTC", "open": {"mon-fri,wed": "08:00-12:00"}},
+                         lines={("open", "mon-fri,wed"): 7})[1])
+    assert (problem.line, problem.message) == (
+        7, "hours: 'mon-fri,wed' names Wednesday more than once; give each day once")
+
+
+@pytest.mark.parametrize("value, also", [(["closed"], ' (or "closed" on its own, not in a list)'),
+                                         ("8-12", ' or "closed"')])
+def test_a_window_that_is_no_range_says_what_else_may_stand_there(value, also):
+    problem = only(parse({"timezone": "UTC", "open": {"sat": value}})[1])
+    assert problem.message.endswith(f"is not a time range; write it like \"08:00-20:00\"{also}")
