@@ -29,6 +29,9 @@ _DAY_WORDS = {
     "tues": 1, "wednes": 2, "thur": 3, "thurs": 3,
 }
 _DAY_CHOICES = [name[:3].lower() for name in DAY_NAMES] + [name.lower() for name in DAY_NAMES]
+# Words for several days staff write as a key: said back as the range they mean.
+_SPAN_WORDS = {"weekdays": "mon-fri", "weekday": "mon-fri", "weekends": "sat,sun", "weekend": "sat,sun",
+               "daily": "mon-sun", "everyday": "mon-sun"}
 _TIME = re.compile(r"(\d{1,2}):(\d{2})")
 _RANGE = re.compile(r"\s*([^-\u2013]*?)\s*[-\u2013]\s*([^-\u2013]*?)\s*")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -168,7 +171,8 @@ class _Reader(Fields):
         if word in _DAY_WORDS:
             return _DAY_WORDS[word]
         where = f"'{key}'" if word == str(key).strip().lower() else f"'{word}' in '{key}'"
-        self.error(("open", key), f"{where} is not a day name{did_you_mean(word, _DAY_CHOICES)}; "
+        hint = f" (did you mean '{_SPAN_WORDS[word]}'?)" if word in _SPAN_WORDS else did_you_mean(word, _DAY_CHOICES)
+        self.error(("open", key), f"{where} is not a day name{hint}; "
                    "use mon, tue, wed, thu, fri, sat, sun, a range like mon-fri or a list like sat,sun")
         return None
 
@@ -196,7 +200,7 @@ class _Reader(Fields):
             read = [self.window(value, path, label)]
         if None in read:
             return None
-        return self.without_overlap(read, path, label)
+        return self.without_overlap(read, label)
 
     def window(self, value, path: tuple, label: str) -> tuple[Window, str, tuple] | None:
         """One window with its source text and path, or None after recording an error."""
@@ -244,7 +248,7 @@ class _Reader(Fields):
             return None
         return Window(start, end), text, path
 
-    def without_overlap(self, read: list, path: tuple, label: str) -> tuple[Window, ...] | None:
+    def without_overlap(self, read: list, label: str) -> tuple[Window, ...] | None:
         """The windows sorted by start, or None after flagging any two that overlap."""
         read = sorted(read, key=lambda item: item[0].span)
         clashes = [(a, b) for a, b in zip(read, read[1:]) if b[0].span[0] < a[0].span[1]]

@@ -523,14 +523,19 @@ def test_day_twice_in_one_key():
     assert "Wednesday" in problem.message and "more than once" in problem.message
 
 
-@pytest.mark.parametrize("key, hint", [("mon-fir", "did you mean 'fri'?"), ("satruday", "did you mean 'saturday'?"),
-                                       ("weekdays", "")])
-def test_unknown_day_name(key, hint):
+@pytest.mark.parametrize("key, where, hint", [("mon-fir", "'fir' in 'mon-fir'", " (did you mean 'fri'?)"),
+                                              ("Satruday", "'Satruday'", " (did you mean 'saturday'?)"),
+                                              ("weekdays", "'weekdays'", " (did you mean 'mon-fri'?)"),
+                                              ("Weekend", "'Weekend'", " (did you mean 'sat,sun'?)"),
+                                              ("holidays", "'holidays'", "")])
+def test_unknown_day_name(key, where, hint):
     lines = {**LINES, ("open", key): 40}
     hours, problems = parse({"timezone": "UTC", "open": {key: "08:00-20:00"}}, lines=lines)
     problem = only(problems)
     assert hours is None and problem.line == 40
-    assert "not a day name" in problem.message and hint in problem.message
+    # The word itself when the key is one word, else the word and the key it is in.
+    assert problem.message == (f"hours: {where} is not a day name{hint}; use mon, tue, wed, thu, fri, sat, sun, "
+                               "a range like mon-fri or a list like sat,sun")
 
 
 def test_never_open_is_a_warning():
@@ -588,6 +593,7 @@ def test_unknown_key(key, hint):
     problem = only(problems)
     assert hours is None and problem.line == 60
     assert f"unknown key '{key}'" in problem.message and hint in problem.message
+    assert problem.message.endswith("; the hours section takes timezone, open, closed_on and special")
 
 
 def test_hours_not_a_mapping():
@@ -806,3 +812,8 @@ def test_a_day_named_twice_in_one_key_is_flagged_on_its_line():
 def test_a_window_that_is_no_range_says_what_else_may_stand_there(value, also):
     problem = only(parse({"timezone": "UTC", "open": {"sat": value}})[1])
     assert problem.message.endswith(f"is not a time range; write it like \"08:00-20:00\"{also}")
+
+
+def test_a_bad_window_in_a_list_is_named_by_its_day():
+    problem = only(parse({"timezone": "UTC", "open": {"sat": ["09:00-12:00", "8-12"]}})[1])
+    assert problem.message.startswith("hours: 'sat' window '8-12' is not a time range")
