@@ -817,3 +817,45 @@ def test_a_window_that_is_no_range_says_what_else_may_stand_there(value, also):
 def test_a_bad_window_in_a_list_is_named_by_its_day():
     problem = only(parse({"timezone": "UTC", "open": {"sat": ["09:00-12:00", "8-12"]}})[1])
     assert problem.message.startswith("hours: 'sat' window '8-12' is not a time range")
+
+
+# Every problem of the hours section, said whole, on its line: what staff read after `ivr check`.
+SAID_WHOLE = {
+    "not a mapping": ("08:00-20:00", "error", 1,
+                      "should be a mapping with timezone, open, closed_on and special"),
+    "no timezone": ({"open": SHIPPED["open"]}, "error", 1,
+                    "no timezone given; add a line like  timezone: America/New_York"),
+    "blank timezone": (dict(SHIPPED, timezone="  "), "error", 2,
+                       "no timezone given; add a line like  timezone: America/New_York"),
+    "unknown zone": (dict(SHIPPED, timezone="America/New_Yrok"), "error", 2,
+                     "timezone 'America/New_Yrok' is not a known time zone (did you mean 'America/New_York'?); "
+                     "use a name from the tz database like America/New_York"),
+    "open not a mapping": (dict(SHIPPED, open="08:00-20:00"), "error", 3,
+                           "'open' should map days to hours, like  mon-fri: \"08:00-20:00\""),
+    "closed_on not a list": (dict(SHIPPED, closed_on={"a": 1}), "error", 8,
+                             "closed_on should be a list of dates, like  - \"2026-12-25\""),
+    "closed_on twice": (dict(SHIPPED, closed_on=["2026-12-25", "2026-12-25"]), "warning", 10,
+                        "closed_on lists 2026-12-25 twice; once is enough"),
+    "no such date": (dict(SHIPPED, closed_on=["2026-02-30"]), "error", 9,
+                     "closed_on date '2026-02-30' does not exist; check the month and day"),
+    "special not a mapping": (dict(SHIPPED, special=["2026-12-24"]), "error", 11,
+                              "special should map dates to hours, like  \"2026-12-24\": \"08:00-20:00\""),
+    "special twice": (dict(SHIPPED, special={"2026-12-24": "closed", " 2026-12-24": "08:00-12:00"}), "error", 16,
+                      "special gives 2026-12-24 twice ('2026-12-24' and ' 2026-12-24'); give it once"),
+    "contradiction": (dict(SHIPPED, special={"2026-12-25": "10:00-12:00"}), "error", 13,
+                      "2026-12-25 is in closed_on (line 9) and in special (line 13); keep it in only one of them"),
+    "never open": ({"timezone": "UTC", "open": {"mon-sun": "closed"}}, "warning", 3,
+                   "the desk is never open; every call will take the after-hours path"),
+    "only specials": ({"timezone": "UTC", "special": {"2026-12-24": "08:00-14:00"}}, "warning", 3,
+                      "no weekly open hours; outside the special dates every call will take the after-hours path"),
+}
+
+
+@pytest.mark.parametrize("case", SAID_WHOLE)
+def test_each_problem_of_the_hours_is_said_whole_on_its_line(case):
+    raw, severity, line, message = SAID_WHOLE[case]
+    lines = {**{path: n for path, n in LINES.items() if path != ("timezone",) or "timezone" in raw},
+             ("special", " 2026-12-24"): 16}
+    hours, problems = parse(raw, lines=lines)
+    assert [(p.severity, p.line, p.message) for p in problems] == [(severity, line, f"hours: {message}")]
+    assert (hours is None) == (severity == "error")
