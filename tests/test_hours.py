@@ -859,3 +859,11 @@ def test_each_problem_of_the_hours_is_said_whole_on_its_line(case):
     hours, problems = parse(raw, lines=lines)
     assert [(p.severity, p.line, p.message) for p in problems] == [(severity, line, f"hours: {message}")]
     assert (hours is None) == (severity == "error")
+
+
+@pytest.mark.parametrize("section", ["open", "closed_on", "special"])
+def test_a_section_left_as_an_empty_string_is_as_if_it_were_not_there(section):
+    raw = {"timezone": "UTC", "open": {"mon-fri": "08:00-20:00"}, section: ""}
+    hours, problems = parse(raw)
+    expected = [("warning", "hours: the desk is never open; every call will take the after-hours path")]
+    assert [(p.severity, p.message) for p in problems] == (expected if section == "open" else [])

@@ -358,8 +358,9 @@ def test_a_desk_that_never_opens_is_not_said_to_open_again(flow_dir, settings, l
     flow = parts.flow(app)
     call = Phone(client_post(app.test_client()))
     choose_spanish(call) if lang == "es" else call.dial_in()
-    notice = [h.text for h in call.heard if h.kind == "say" and h.text.startswith(("Our counselor", "Nuestra oficina"))]
-    assert "{opens}" in flow.text(lang, "after_hours") and notice[-1] == {
+    notice = [h for h in call.heard if h.kind == "say" and h.text.startswith(("Our counselor", "Nuestra oficina"))]
+    assert notice[-1].lang == flow.languages[lang].speech  # in the caller's language's voice
+    assert "{opens}" in flow.text(lang, "after_hours") and notice[-1].text == {
         "en": "Our counselor desk is closed right now. Until then, press 0 to ring our on-call counselor. If they "
               "can't answer, you can leave a message, and we will call you back within one working day.",
         "es": "Nuestra oficina de consejeros está cerrada en este momento. Mientras tanto, oprima 0 para llamar a "
