@@ -567,7 +567,13 @@ def test_malformed_closed_on_date(bad):
 def test_malformed_special_date():
     lines = {**LINES, ("special", "2026-12-32"): 50}
     problem = only(parse(dict(SHIPPED, special={"2026-12-32": "closed"}), lines=lines)[1])
-    assert problem.line == 50 and "2026-12-32" in problem.message
+    assert (problem.line, problem.message) == (
+        50, "hours: special date '2026-12-32' does not exist; check the month and day")
+
+
+def test_closed_on_may_be_one_date_on_its_own():
+    hours, problems = parse(dict(SHIPPED, closed_on="2026-12-25"))
+    assert problems == [] and hours.closed_on == frozenset({date(2026, 12, 25)})
 
 
 def test_malformed_special_window():
